@@ -1,0 +1,29 @@
+# make lessons: set up .venv if needed and execute every lesson headless (quick on a CPU).
+# make test:    set up .venv if needed and run the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: lessons test lint setup clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+lessons: setup
+	$(PY) -m resnet_edu lessons
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(PY) -m ruff check resnet_edu tests
+	$(PY) -m ruff format --check resnet_edu tests
+
+clean:
+	rm -rf executed .pytest_cache .ruff_cache

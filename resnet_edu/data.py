@@ -1,0 +1,328 @@
+"""CIFAR-10 from any source, cached as uint8 tensors, and a loader that augments on the device.
+
+Sources: torchvision's own format (downloaded where there is internet), an ImageFolder
+directory (`train/<class>/*.jpg`, `test/<class>/*.jpg`) or a `.tar.gz` of one. The path comes
+from an argument or the `RESNET_EDU_DATA` environment variable. The first load decodes every
+image once and caches the result; later loads read one tensor file.
+
+The loader keeps the whole uint8 dataset on the training device and does random crop and
+horizontal flip as batched tensor operations there (the KellerJordan/cifar10-airbench way):
+no DataLoader workers, no PIL in the training loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+MEAN = (0.4914, 0.4822, 0.4465)  # CIFAR-10 training set, per channel, pixel values in [0, 1]
+STD = (0.2470, 0.2435, 0.2616)
+IMAGE_EXTS = {".jpg", ".jpeg", ".png"}
+HOW_TO_GET = (
+    "get CIFAR-10 with load_cifar10(download=True) where there is internet, or point "
+    "RESNET_EDU_DATA (or --data) at a torchvision CIFAR-10 folder, an ImageFolder directory "
+    "(train/<class>/, test/<class>/) or a .tar.gz of one"
+)
+
+
+class DataError(Exception):
+    """A data problem the user can fix; its message is one line that says how."""
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images as uint8 (N, 3, H, W), integer labels (N,), and the class names."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...] = CLASSES
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+# ---- sources ------------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """Where decoded datasets and extracted archives live: $RESNET_EDU_CACHE or ~/.cache/resnet_edu."""
+    return Path(os.environ.get("RESNET_EDU_CACHE", Path.home() / ".cache" / "resnet_edu"))
+
+
+def load_cifar10(
+    root: str | os.PathLike | None = None, *, split: str = "train", download: bool = False
+) -> ImageSet:
+    """Load a CIFAR-10 split ("train" or "test") from `root`, $RESNET_EDU_DATA, or a download.
+
+    Raises `DataError` with a one-line fix when no data can be had; never substitutes data.
+    """
+    if split not in ("train", "test"):
+        raise DataError(f"unknown split {split!r}; use 'train' or 'test'")
+    root = root or os.environ.get("RESNET_EDU_DATA")
+    if root is None:
+        if not download:
+            raise DataError(f"no CIFAR-10 source given: {HOW_TO_GET}")
+        return _load_torchvision(cache_dir() / "cifar10", split, download=True)
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise DataError(f"data path {str(path)!r} does not exist: {HOW_TO_GET}")
+    if path.is_file():
+        if not path.name.endswith((".tar.gz", ".tgz", ".tar")):
+            raise DataError(f"{str(path)!r} is a file but not a .tar.gz archive: {HOW_TO_GET}")
+        path = extract_archive(path)
+    if (path / "cifar-10-batches-py").is_dir():
+        return _load_torchvision(path, split, download=False)
+    folder = _find_split_dir(path, split)
+    return _cached(folder, lambda: read_image_folder(folder))
+
+
+def _load_torchvision(root: Path, split: str, download: bool) -> ImageSet:
+    from torchvision.datasets import CIFAR10
+
+    try:
+        ds = CIFAR10(str(root), train=split == "train", download=download)
+    except Exception as e:  # network errors come in many types; each gets the same advice
+        raise DataError(f"could not get CIFAR-10 via torchvision ({type(e).__name__}): {HOW_TO_GET}") from None
+    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 32, 32, 3) -> (N, 3, 32, 32)
+    return ImageSet(images, torch.tensor(ds.targets, dtype=torch.long), tuple(ds.classes))
+
+
+def _find_split_dir(path: Path, split: str) -> Path:
+    """`path/split`, also when an archive wrapped everything in one top folder."""
+    for cand in (path / split, *(p / split for p in sorted(path.iterdir()) if p.is_dir())):
+        if cand.is_dir():
+            return cand
+    raise DataError(f"no '{split}' folder under {str(path)!r}: expected {split}/<class>/*.jpg")
+
+
+def read_image_folder(folder: str | os.PathLike, size: int = 32) -> ImageSet:
+    """Decode `folder/<class>/<image>` into an `ImageSet`; classes sorted as ImageFolder does."""
+    from torchvision.io import ImageReadMode, decode_image
+
+    folder = Path(folder)
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not classes:
+        raise DataError(f"no class folders in {str(folder)!r}: expected {folder.name}/<class>/*.jpg")
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        files = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if not files:
+            raise DataError(f"class folder {str(folder / name)!r} holds no images")
+        for f in files:
+            try:
+                img = decode_image(torch.frombuffer(bytearray(f.read_bytes()), dtype=torch.uint8), ImageReadMode.RGB)
+            except RuntimeError:
+                raise DataError(f"cannot decode image {str(f)!r}: the file is corrupt") from None
+            if img.shape[1:] != (size, size):
+                raise DataError(f"image {str(f)!r} is {img.shape[2]}x{img.shape[1]}, expected {size}x{size}")
+            images.append(img)
+            labels.append(label)
+    return ImageSet(torch.stack(images), torch.tensor(labels), tuple(classes))
+
+
+def _cached(source: Path, decode) -> ImageSet:
+    """Decode once, then load the uint8 tensors from a cache file keyed by the source's identity."""
+    stat = source.stat()
+    key = hashlib.sha256(f"{source.resolve()}|{stat.st_mtime_ns}|v1".encode()).hexdigest()[:16]
+    file = cache_dir() / f"imageset-{source.name}-{key}.pt"
+    if file.exists():
+        d = torch.load(file, weights_only=True)
+        return ImageSet(d["images"], d["labels"], tuple(d["classes"]))
+    data = decode()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=file.parent, delete=False, suffix=".tmp") as tmp:
+        torch.save({"images": data.images, "labels": data.labels, "classes": list(data.classes)}, tmp)
+    os.replace(tmp.name, file)  # atomic: a crash never leaves half a cache file
+    return data
+
+
+def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
+    """Safely extract a .tar(.gz) once and return the folder.
+
+    Refuses members that would land outside `dest` (absolute paths, `..`), links and device files,
+    so an archive cannot write anywhere else. A truncated or corrupt archive raises `DataError`.
+    """
+    archive = Path(archive)
+    stat = archive.stat()
+    key = hashlib.sha256(f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    dest = Path(dest) if dest else cache_dir() / f"{archive.name.split('.')[0]}-{key}"
+    if (dest / ".complete").exists():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".extract-"))
+    try:
+        with tarfile.open(archive) as tar:
+            for m in tar:
+                _check_member(m, tmp)
+                tar.extract(m, tmp, set_attrs=False)
+    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
+        _rmtree(tmp)
+        raise DataError(f"cannot read archive {str(archive)!r}: it is corrupt or truncated ({e})") from None
+    except DataError:
+        _rmtree(tmp)
+        raise
+    (tmp / ".complete").touch()
+    if dest.exists():
+        _rmtree(dest)
+    os.replace(tmp, dest)
+    return dest
+
+
+def _check_member(m: tarfile.TarInfo, target: Path) -> None:
+    if m.issym() or m.islnk():
+        raise DataError(f"unsafe archive: member {m.name!r} is a link; refusing to extract")
+    if not (m.isfile() or m.isdir()):
+        raise DataError(f"unsafe archive: member {m.name!r} is a device or special file; refusing to extract")
+    dest = (target / m.name).resolve()
+    if os.path.isabs(m.name) or not dest.is_relative_to(target.resolve()):
+        raise DataError(f"unsafe archive: member {m.name!r} would land outside the target folder")
+
+
+def _rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ---- subsets and synthetic data -------------------------------------------------------------
+
+
+def balanced_subset(data: ImageSet, n_per_class: int, *, seed: int = 0) -> ImageSet:
+    """`n_per_class` images of every class, drawn without replacement with a seeded generator."""
+    g = torch.Generator().manual_seed(seed)
+    picks = []
+    for c in range(len(data.classes)):
+        idx = torch.nonzero(data.labels == c).flatten()
+        if len(idx) < n_per_class:
+            raise DataError(f"class {data.classes[c]!r} has {len(idx)} images, fewer than {n_per_class} asked")
+        picks.append(idx[torch.randperm(len(idx), generator=g)[:n_per_class]])
+    idx = torch.cat(picks).sort().values
+    return ImageSet(data.images[idx], data.labels[idx], data.classes)
+
+
+def synthetic_cifar(n_per_class: int = 100, *, num_classes: int = 10, size: int = 32, seed: int = 0) -> ImageSet:
+    """CIFAR-shaped uint8 images a network can learn: each class a smooth colour pattern plus noise.
+
+    For tests and for lessons run where no CIFAR-10 can be had (they say so with a banner).
+    """
+    g = torch.Generator().manual_seed(seed)
+    # One low-frequency template per class: a 4x4 colour grid upsampled to size x size.
+    coarse = torch.rand(num_classes, 3, 4, 4, generator=g)
+    templates = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+    labels = torch.arange(num_classes).repeat_interleave(n_per_class)
+    noise = 0.25 * torch.randn(len(labels), 3, size, size, generator=g)
+    shift = 0.2 * (torch.rand(len(labels), 1, 1, 1, generator=g) - 0.5)  # brightness jitter
+    images = (templates[labels] + noise + shift).clamp(0, 1)
+    perm = torch.randperm(len(labels), generator=g)
+    classes = tuple(f"pattern{i}" for i in range(num_classes))
+    return ImageSet((images[perm] * 255).round().to(torch.uint8), labels[perm], classes)
+
+
+def check_labels(data: ImageSet) -> None:
+    """Raise `DataError` when a label falls outside 0..len(classes)-1."""
+    lo, hi = int(data.labels.min()), int(data.labels.max())
+    if lo < 0 or hi >= len(data.classes):
+        raise DataError(f"labels must lie in 0..{len(data.classes) - 1}, found {lo}..{hi}")
+
+
+# ---- augmentation as batched tensor functions -----------------------------------------------
+
+
+def random_crop(x: torch.Tensor, pad: int, generator: torch.Generator) -> torch.Tensor:
+    """Zero-pad by `pad` and crop back at a random offset per image (He et al. 2015, Sec. 4.2)."""
+    b, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))  # (B, C, H+2p, W+2p)
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (B, 1, H, 1)
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (B, 1, 1, W)
+    batch = torch.arange(b, device=x.device)[:, None, None, None]
+    chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    return padded[batch, chans, rows, cols]
+
+
+def random_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Mirror each image left-right with probability 1/2."""
+    flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device)
+    return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def normalize(x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """uint8 (B, 3, H, W) -> standardised floats with the CIFAR-10 mean and std."""
+    mean = torch.tensor(MEAN, device=x.device, dtype=dtype).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=x.device, dtype=dtype).view(1, 3, 1, 1)
+    return (x.to(dtype) / 255 - mean) / std
+
+
+class DeviceLoader:
+    """Batches from an `ImageSet` kept on `device`: shuffle, crop, flip and normalise there.
+
+    The same `seed` gives the same batches in every run, on every device. With `world_size` > 1
+    each rank sees its own shard of every epoch's permutation (for DistributedDataParallel).
+    """
+
+    def __init__(
+        self,
+        data: ImageSet,
+        *,
+        batch_size: int = 128,
+        train: bool = True,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+        augment: bool | None = None,
+        drop_last: bool | None = None,
+        channels_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        if batch_size <= 0:
+            raise ValueError(f"batch size must be positive, got {batch_size}")
+        check_labels(data)
+        self.images = data.images.to(device)  # uint8 (N, 3, H, W): 4x smaller than floats
+        self.labels = data.labels.to(device)
+        self.classes = data.classes
+        self.batch_size, self.train, self.seed = batch_size, train, seed
+        self.augment = train if augment is None else augment
+        self.drop_last = train if drop_last is None else drop_last
+        self.channels_last, self.rank, self.world_size = channels_last, rank, world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass the `epoch`-th one (0-based), e.g. when resuming from a checkpoint."""
+        self.epoch = epoch
+
+    def _indices(self) -> torch.Tensor:
+        n = len(self.labels)
+        if not self.train:
+            idx = torch.arange(n)
+        else:
+            g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            idx = torch.randperm(n, generator=g)
+        return idx[self.rank :: self.world_size]
+
+    def __len__(self) -> int:
+        n = len(self._indices())
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        idx = self._indices().to(self.images.device)
+        n_batches = len(self)
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch + 7919)
+        self.epoch += 1
+        for start in range(0, n_batches * self.batch_size, self.batch_size):
+            b = idx[start : start + self.batch_size]
+            x = self.images[b]
+            if self.augment:
+                x = random_flip(random_crop(x, 4, g), g)
+            x = normalize(x)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, self.labels[b]
