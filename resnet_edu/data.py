@@ -105,7 +105,8 @@ def _find_split_dir(path: Path, split: str) -> Path:
 
 def read_image_folder(folder: str | os.PathLike, size: int = 32) -> ImageSet:
     """Decode `folder/<class>/<image>` into an `ImageSet`; classes sorted as ImageFolder does."""
-    from torchvision.io import ImageReadMode, decode_image
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
 
     folder = Path(folder)
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
@@ -118,12 +119,14 @@ def read_image_folder(folder: str | os.PathLike, size: int = 32) -> ImageSet:
             raise DataError(f"class folder {str(folder / name)!r} holds no images")
         for f in files:
             try:
-                img = decode_image(torch.frombuffer(bytearray(f.read_bytes()), dtype=torch.uint8), ImageReadMode.RGB)
-            except RuntimeError:
+                with Image.open(f) as im:
+                    pixels = np.array(im.convert("RGB"))  # (H, W, 3) uint8
+            except (UnidentifiedImageError, OSError):
                 raise DataError(f"cannot decode image {str(f)!r}: the file is corrupt") from None
-            if img.shape[1:] != (size, size):
-                raise DataError(f"image {str(f)!r} is {img.shape[2]}x{img.shape[1]}, expected {size}x{size}")
-            images.append(img)
+            if pixels.shape[:2] != (size, size):
+                h, w = pixels.shape[:2]
+                raise DataError(f"image {str(f)!r} is {w}x{h}, expected {size}x{size}")
+            images.append(torch.from_numpy(pixels).permute(2, 0, 1))
             labels.append(label)
     return ImageSet(torch.stack(images), torch.tensor(labels), tuple(classes))
 
@@ -165,7 +168,8 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike | None =
                 tar.extract(m, tmp, set_attrs=False)
     except (tarfile.TarError, EOFError, OSError, ValueError) as e:
         _rmtree(tmp)
-        raise DataError(f"cannot read archive {str(archive)!r}: it is corrupt or truncated ({e})") from None
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"cannot read archive {str(archive)!r}: it is corrupt or truncated ({why})") from None
     except DataError:
         _rmtree(tmp)
         raise

@@ -1,0 +1,21 @@
+import os
+
+import pytest
+import torch
+
+# Tests run on the CPU with tiny tensors; keep them deterministic and quiet.
+torch.manual_seed(0)
+# Read once at import: some tests clear the variable to check behaviour without data.
+REAL_DATA = os.environ.get("RESNET_EDU_DATA")
+REAL_CACHE = os.environ.get("RESNET_EDU_CACHE")
+
+
+@pytest.fixture
+def real_data_path(monkeypatch):
+    """The offline CIFAR-10 copy when CI points RESNET_EDU_DATA at it; skip elsewhere."""
+    path = REAL_DATA
+    if not path or not os.path.exists(path):
+        pytest.skip("RESNET_EDU_DATA not set to an existing CIFAR-10 copy")
+    if REAL_CACHE:  # decode the real copy once per run, not once per test
+        monkeypatch.setenv("RESNET_EDU_CACHE", REAL_CACHE)
+    return path

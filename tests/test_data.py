@@ -1,0 +1,240 @@
+import io
+import os
+import tarfile
+
+import pytest
+import torch
+from PIL import Image
+
+from resnet_edu import data as D
+from resnet_edu.data import (
+    DataError,
+    DeviceLoader,
+    ImageSet,
+    balanced_subset,
+    extract_archive,
+    load_cifar10,
+    random_crop,
+    random_flip,
+    synthetic_cifar,
+)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_EDU_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("RESNET_EDU_DATA", raising=False)
+
+
+def save_image(img, path, **kw):
+    Image.fromarray(img.permute(1, 2, 0).numpy()).save(path, **kw)
+
+
+def make_image_folder(root, classes=("cat", "dog", "frog"), n=3, size=32):
+    g = torch.Generator().manual_seed(0)
+    for split in ("train", "test"):
+        for c in classes:
+            (root / split / c).mkdir(parents=True)
+            for i in range(n):
+                img = torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=g)
+                save_image(img, root / split / c / f"{i:04d}.png")
+    return root
+
+
+def make_tar(path, root):
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(root / "train", arcname="cifar/train")
+        tar.add(root / "test", arcname="cifar/test")
+    return path
+
+
+def test_synthetic_is_balanced_deterministic_uint8():
+    a, b = synthetic_cifar(5, seed=1), synthetic_cifar(5, seed=1)
+    assert a.images.dtype == torch.uint8 and a.images.shape == (50, 3, 32, 32)
+    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
+    assert a.labels.bincount().tolist() == [5] * 10
+    assert not torch.equal(a.images, synthetic_cifar(5, seed=2).images)
+
+
+def test_synthetic_classes_are_separable_by_their_mean_colour():
+    # The structure is learnable: a nearest-class-mean classifier on raw pixels beats chance by far.
+    train, test = synthetic_cifar(20, seed=0), synthetic_cifar(20, seed=0)
+    x = train.images.float().flatten(1)
+    means = torch.stack([x[train.labels == c].mean(0) for c in range(10)])
+    pred = torch.cdist(test.images.float().flatten(1), means).argmin(1)
+    assert (pred == test.labels).float().mean() > 0.9
+
+
+def test_balanced_subset_counts_and_seed():
+    data = synthetic_cifar(10)
+    sub = balanced_subset(data, 3, seed=4)
+    assert sub.labels.bincount().tolist() == [3] * 10
+    assert torch.equal(sub.images, balanced_subset(data, 3, seed=4).images)
+    with pytest.raises(DataError, match="fewer than 11"):
+        balanced_subset(data, 11)
+
+
+def test_loader_same_seed_same_batches_and_epochs_differ():
+    data = synthetic_cifar(8)
+    a = [x for x, _ in DeviceLoader(data, batch_size=16, seed=3)]
+    b = [x for x, _ in DeviceLoader(data, batch_size=16, seed=3)]
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    loader = DeviceLoader(data, batch_size=16, seed=3)
+    first, second = [y for _, y in loader], [y for _, y in loader]
+    assert not all(torch.equal(u, v) for u, v in zip(first, second))
+    loader.set_epoch(0)
+    assert all(torch.equal(u, v) for u, v in zip(first, [y for _, y in loader]))
+
+
+def test_loader_covers_each_image_once_per_epoch_and_shards():
+    data = ImageSet(torch.zeros(10, 3, 4, 4, dtype=torch.uint8), torch.arange(10) % 10)
+    seen = torch.cat([y for _, y in DeviceLoader(data, batch_size=3, train=False)])
+    assert seen.tolist() == list(range(10))  # test loaders keep order and the last partial batch
+    train = DeviceLoader(data, batch_size=5, augment=False)
+    assert sorted(torch.cat([y for _, y in train]).tolist()) == list(range(10))
+    shards = [DeviceLoader(data, batch_size=5, rank=r, world_size=2, seed=1) for r in range(2)]
+    together = torch.cat([torch.cat([y for _, y in s]) for s in shards])
+    assert sorted(together.tolist()) == list(range(10))
+
+
+def test_crop_matches_a_slice_of_the_padded_image():
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    g = torch.Generator().manual_seed(0)
+    out = random_crop(x, 2, g)
+    g = torch.Generator().manual_seed(0)
+    dy, dx = torch.randint(0, 5, (2,), generator=g), torch.randint(0, 5, (2,), generator=g)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(2):
+        assert torch.equal(out[i], padded[i, :, dy[i] : dy[i] + 8, dx[i] : dx[i] + 8])
+
+
+def test_flip_mirrors_some_images_and_keeps_the_rest():
+    x = torch.randn(64, 3, 4, 4)
+    out = random_flip(x, torch.Generator().manual_seed(0))
+    flipped = torch.tensor([torch.equal(o, i.flip(2)) for o, i in zip(out, x)])
+    kept = torch.tensor([torch.equal(o, i) for o, i in zip(out, x)])
+    assert (flipped | kept).all() and 10 < flipped.sum() < 54
+
+
+def test_augmented_batches_keep_shape_and_value_range():
+    data = synthetic_cifar(4)
+    lo = (0 - max(D.MEAN)) / min(D.STD)
+    hi = (1 - min(D.MEAN)) / min(D.STD)
+    for x, y in DeviceLoader(data, batch_size=8, seed=0, channels_last=True):
+        assert x.shape == (8, 3, 32, 32) and x.dtype == torch.float32
+        assert x.is_contiguous(memory_format=torch.channels_last)
+        assert lo - 1e-5 <= x.min() and x.max() <= hi + 1e-5
+        assert y.dtype == torch.long
+
+
+def test_image_folder_and_its_archive_load_the_same(tmp_path):
+    root = make_image_folder(tmp_path / "folder")
+    from_dir = load_cifar10(root, split="train")
+    assert from_dir.classes == ("cat", "dog", "frog")
+    assert from_dir.images.shape == (9, 3, 32, 32) and from_dir.labels.tolist() == [0] * 3 + [1] * 3 + [2] * 3
+    archive = make_tar(tmp_path / "c.tar.gz", root)
+    from_tar = load_cifar10(archive, split="train")
+    assert torch.equal(from_dir.images, from_tar.images)
+    assert len(load_cifar10(archive, split="test")) == 9
+
+
+def test_decoded_set_is_cached(tmp_path, monkeypatch):
+    root = make_image_folder(tmp_path / "folder")
+    first = load_cifar10(root)
+    monkeypatch.setattr(D, "read_image_folder", lambda *a, **k: pytest.fail("decoded twice"))
+    assert torch.equal(load_cifar10(root).images, first.images)
+
+
+def test_env_variable_is_the_default_source(tmp_path, monkeypatch):
+    root = make_image_folder(tmp_path / "folder")
+    monkeypatch.setenv("RESNET_EDU_DATA", str(root))
+    assert len(load_cifar10(split="test")) == 9
+
+
+def test_no_source_says_how_to_get_one():
+    with pytest.raises(DataError, match="RESNET_EDU_DATA"):
+        load_cifar10()
+
+
+@pytest.mark.parametrize("kind", ["missing", "not-archive", "corrupt", "truncated"])
+def test_bad_paths_and_archives_give_one_line(tmp_path, kind):
+    path = tmp_path / "data.tar.gz"
+    if kind == "not-archive":
+        path = tmp_path / "data.txt"
+        path.write_text("hello")
+    elif kind == "corrupt":
+        path.write_bytes(os.urandom(4096))
+    elif kind == "truncated":
+        full = make_tar(tmp_path / "full.tar.gz", make_image_folder(tmp_path / "f"))
+        path.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(DataError) as err:
+        load_cifar10(path)
+    assert "\n" not in str(err.value)
+    assert not list((tmp_path / "cache").glob("data-*"))  # nothing half-extracted left as complete
+
+
+def add_member(tar, name, type_=tarfile.REGTYPE, data=b"x", linkname=""):
+    info = tarfile.TarInfo(name)
+    info.type, info.size, info.linkname = type_, len(data) if type_ == tarfile.REGTYPE else 0, linkname
+    tar.addfile(info, io.BytesIO(data) if type_ == tarfile.REGTYPE else None)
+
+
+@pytest.mark.parametrize(
+    "name,type_,linkname,reason",
+    [
+        ("../escape.txt", tarfile.REGTYPE, "", "outside"),
+        ("/tmp/absolute.txt", tarfile.REGTYPE, "", "outside"),
+        ("train/link", tarfile.SYMTYPE, "/etc/passwd", "link"),
+        ("train/hard", tarfile.LNKTYPE, "train/a.txt", "link"),
+        ("train/dev", tarfile.CHRTYPE, "", "device"),
+    ],
+)
+def test_unsafe_archives_are_refused(tmp_path, name, type_, linkname, reason):
+    path = tmp_path / "evil.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        add_member(tar, "train/a.txt")
+        add_member(tar, name, type_, linkname=linkname)
+    with pytest.raises(DataError, match=reason):
+        extract_archive(path, tmp_path / "out")
+    assert not (tmp_path / "escape.txt").exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_wrong_size_empty_class_missing_class_and_corrupt_image(tmp_path):
+    root = make_image_folder(tmp_path / "a", size=28)
+    with pytest.raises(DataError, match="28x28, expected 32x32"):
+        load_cifar10(root)
+    root = make_image_folder(tmp_path / "b")
+    (root / "train" / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no images"):
+        load_cifar10(root)
+    (tmp_path / "c" / "train").mkdir(parents=True)
+    with pytest.raises(DataError, match="no class folders"):
+        load_cifar10(tmp_path / "c")
+    with pytest.raises(DataError, match="no 'test' folder"):
+        load_cifar10(tmp_path / "c", split="test")
+    root = make_image_folder(tmp_path / "d")
+    (root / "train" / "cat" / "0000.png").write_bytes(b"not an image at all")
+    with pytest.raises(DataError, match="corrupt"):
+        load_cifar10(root)
+
+
+def test_labels_out_of_range_are_refused():
+    bad = ImageSet(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), torch.tensor([0, 10]))
+    with pytest.raises(DataError, match="0..9, found 0..10"):
+        DeviceLoader(bad)
+
+
+def test_jpeg_folder_decodes_close_to_the_source(tmp_path):
+    img = torch.full((3, 32, 32), 128, dtype=torch.uint8)
+    (tmp_path / "train" / "cat").mkdir(parents=True)
+    save_image(img, tmp_path / "train" / "cat" / "1.jpg", quality=95)
+    loaded = load_cifar10(tmp_path)
+    assert (loaded.images.int() - 128).abs().max() <= 2
+
+
+def test_the_shared_offline_copy_when_present(real_data_path):
+    test = load_cifar10(real_data_path, split="test")
+    assert test.images.shape == (10_000, 3, 32, 32) and test.images.dtype == torch.uint8
+    assert test.labels.bincount().tolist() == [1000] * 10
+    assert test.classes == D.CLASSES
