@@ -2,54 +2,165 @@
 
 Every probe returns tidy long-form records (a list of dicts, one row per layer or block) ready for
 `pandas.DataFrame(rows)` and seaborn, and leaves the model as it found it: hooks are removed in a
-`finally`, training flags and BatchNorm buffers are restored, `.grad` is never touched.
+`finally`, training flags and buffers (BatchNorm running statistics) are restored, `.grad` is never
+touched (gradients come from `torch.autograd.grad`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from .blocks import ResidualBlock
+from .data import ImageSet, normalize
+from .models import residual_blocks
 
 Record = dict[str, Any]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+# ---- helpers shared with `landscape` --------------------------------------------------------
+
+
+def as_tensors(data: Any, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """An `ImageSet` (normalised, unaugmented) or a pair (x, y) -> float inputs and labels on `device`."""
+    x, y = (normalize(data.images), data.labels) if isinstance(data, ImageSet) else data
+    return x.to(device), y.to(device)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (CPU for a parameter-free model)."""
+    return next(model.parameters(), torch.empty(0)).device
+
+
+@contextmanager
+def preserved(model: nn.Module, train: bool) -> Iterator[nn.Module]:
+    """Put `model` in train or eval mode; afterwards restore every module's flag and every buffer."""
+    flags = [(m, m.training) for m in model.modules()]
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    model.train(train)
+    try:
+        yield model
+    finally:
+        for m, flag in flags:
+            m.training = flag
+        with torch.no_grad():
+            for b, saved in buffers:
+                b.copy_(saved)
+
+
+def _skip(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """h(x_l): `ResidualBlock.skip`, or for an `MLPBlock` x itself (zero without a shortcut)."""
+    if hasattr(block, "skip"):
+        return block.skip(x)
+    return x if block.shortcut else torch.zeros((), dtype=x.dtype, device=x.device)
+
+
+def _label(row: Record, label: str | None) -> Record:
+    return {"model": label, **row}
+
+
+# ---- gradients ------------------------------------------------------------------------------
+
+
 def weight_grad_norms(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn | None = None,
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = F.cross_entropy,
     train: bool = True, label: str | None = None,
 ) -> list[Record]:  # fmt: skip
-    """||dL/dW|| for every parameter, in forward (registration) order.
+    """||dL/dW|| for every trainable parameter, in registration (forward) order.
 
-    Rows: model, index, name, kind ("weight" for tensors with >= 2 dims, else "bias/norm"),
-    numel, grad_norm. sqrt(sum grad_norm^2) is the global norm `clip_grad_norm_` reports.
+    Rows: model, index, layer (index of the last weight tensor so far), name, kind ("weight" for
+    tensors with >= 2 dims, else "bias/norm"), numel, grad_norm. sqrt(sum grad_norm^2) is the global
+    norm that `torch.nn.utils.clip_grad_norm_` reports. `train=True`: BN uses batch statistics, as in
+    the first training step.
     """
-    raise NotImplementedError
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    with preserved(model, train):
+        loss = loss_fn(model(x), y)
+        grads = torch.autograd.grad(loss, [p for _, p in named], allow_unused=True)
+    rows, layer = [], -1
+    for i, ((name, p), g) in enumerate(zip(named, grads)):
+        kind = "weight" if p.dim() >= 2 else "bias/norm"
+        layer += kind == "weight"
+        norm = 0.0 if g is None else float(g.norm())
+        rows.append(_label(dict(index=i, layer=max(layer, 0), name=name, kind=kind, numel=p.numel(),
+                                grad_norm=norm), label))  # fmt: skip
+    return rows
 
 
 def activation_grad_norms(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn | None = None,
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = F.cross_entropy,
     train: bool = True, label: str | None = None,
 ) -> list[Record]:  # fmt: skip
     """||dL/dx_l|| for the input x_l of every block l of `residual_blocks(model)`, plus the last output.
 
-    Identity Mappings Eq. 5: dE/dx_l = dE/dx_L (1 + d/dx_l sum F), so with shortcuts the norm stays
-    flat across depth; without them it shrinks or grows geometrically.
-    Rows: model, block (0..L, L = the last block's output), name, grad_norm, grad_rms.
+    Identity Mappings Eq. 5: dE/dx_l = dE/dx_L (1 + d/dx_l sum_i F(x_i)), so with shortcuts the norm
+    stays flat across depth; without them it shrinks or grows geometrically with depth.
+    Rows: model, block (0..L; L is the last block's output x_L), name, grad_norm, grad_rms.
     """
-    raise NotImplementedError
+    blocks = residual_blocks(model)
+    if not blocks:
+        raise ValueError(f"{type(model).__name__} has no ResidualBlock or MLPBlock to probe")
+    names = {m: n for n, m in model.named_modules()}
+    seen: list[torch.Tensor] = []
+    handles = []
+    try:
+        for b in blocks:
+            handles.append(b.register_forward_pre_hook(lambda m, inp: seen.append(inp[0])))
+        handles.append(blocks[-1].register_forward_hook(lambda m, inp, out: seen.append(out)))
+        with preserved(model, train):
+            loss = loss_fn(model(x.detach().requires_grad_(True)), y)
+            grads = torch.autograd.grad(loss, seen)
+    finally:
+        for h in handles:
+            h.remove()
+    labels = [names[b] for b in blocks] + [f"{names[blocks[-1]]}.out"]
+    return [
+        _label(
+            dict(block=i, name=n, grad_norm=float(g.norm()), grad_rms=float(g.norm()) / g.numel() ** 0.5),
+            label,
+        )
+        for i, (n, g) in enumerate(zip(labels, grads))
+    ]
 
 
+# ---- forward statistics ---------------------------------------------------------------------
+
+
+@torch.no_grad()
 def forward_stats(
     model: nn.Module, x: torch.Tensor, *, train: bool = True, label: str | None = None
 ) -> list[Record]:
     """Variance of x_l, of the residual branch F(x_l) and of the skip h(x_l) for every block.
 
-    Rows: model, block, name, var_x, var_branch, var_skip, var_out. With BN and identity skips
-    var_x grows about linearly with depth (De & Smith 2020); SkipInit keeps it at var_x of block 0.
+    Rows: model, block, name, var_x, var_branch, var_skip, var_out. With BN and identity skips var_x
+    grows about linearly with depth (De & Smith 2020, Sec. 3); SkipInit keeps it near var_x of block 0.
     """
-    raise NotImplementedError
+    names = {m: n for n, m in model.named_modules()}
+    rows: list[Record] = []
+
+    def hook(block: nn.Module, inputs: tuple, out: torch.Tensor) -> None:
+        xl, var = inputs[0], lambda t: float(t.float().var(correction=0)) if t.numel() > 1 else 0.0
+        stats = dict(
+            var_x=var(xl), var_branch=var(block.branch(xl)), var_skip=var(_skip(block, xl)), var_out=var(out)
+        )
+        rows.append(_label(dict(block=len(rows), name=names[block], **stats), label))
+
+    handles = []
+    try:
+        for b in residual_blocks(model):
+            handles.append(b.register_forward_hook(hook))
+        with preserved(model, train):
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return rows
 
 
 def gradient_shattering(
@@ -58,50 +169,162 @@ def gradient_shattering(
 ) -> list[Record]:  # fmt: skip
     """Correlation of input-gradients along a 1-D sweep of inputs (Balduzzi et al. 2017, Sec. 2).
 
-    Inputs x(t) = x0 + t v for t in [-radius, radius] (v a seeded unit-variance Gaussian direction);
-    g(t) = d f_output / dx at x(t). Rows, one per lag k = 0..max_lag: autocorr (autocorrelation of
-    the scalar directional derivative <g(t), v>, Balduzzi Fig. 2) and cosine (mean cosine similarity
-    of the full gradients g(t_i), g(t_{i+k})). Shattered gradients decorrelate at small lags.
+    Inputs x(t) = x0 + t v for n_points values of t in [-radius, radius], v a seeded N(0, 1) direction;
+    g(t) = d f_output / dx at x(t). Rows, one per lag k = 0..max_lag: autocorr (autocorrelation of the
+    scalar derivative df/dt = <g(t), v>, as for the 1-D inputs of Balduzzi Fig. 2) and cosine (mean
+    cosine similarity of the full gradients g(t_i), g(t_{i+k})). Shattered gradients decorrelate fast.
     """
-    raise NotImplementedError
+    x0 = x0.squeeze(0) if x0.dim() == 4 else x0  # (C, H, W)
+    g = torch.Generator().manual_seed(seed)
+    v = torch.randn(x0.shape, generator=g).to(x0)
+    t = torch.linspace(-radius, radius, n_points, device=x0.device, dtype=x0.dtype)
+    xs = (x0 + t.view(-1, *[1] * x0.dim()) * v).requires_grad_(True)  # (n, C, H, W)
+    with preserved(model, train):
+        (grad,) = torch.autograd.grad(model(xs)[:, output].sum(), xs)
+    grad = grad.flatten(1)  # (n, D)
+    s = grad @ v.flatten()  # df/dt, (n,)
+    s = s - s.mean()
+    unit = F.normalize(grad, dim=1)
+    rows = []
+    for k in range(min(max_lag, n_points - 1) + 1):
+        auto = (s[: n_points - k] * s[k:]).mean() / (s.pow(2).mean() + 1e-30)
+        cos = (unit[: n_points - k] * unit[k:]).sum(1).mean()
+        rows.append(_label(dict(lag=k, autocorr=float(auto), cosine=float(cos)), label))
+    return rows
+
+
+# ---- lesions --------------------------------------------------------------------------------
+
+
+def _lesion_hook(state: dict) -> Callable:
+    """Forward hook deleting a block: keep the shortcut (residual) or pass x through (plain, same shape)."""
+
+    def hook(m: nn.Module, inputs: tuple, out: torch.Tensor) -> torch.Tensor | None:
+        xl = inputs[0]
+        if isinstance(m, ResidualBlock) and m.shortcut is not None:
+            return m.after_addition(m.skip(xl))
+        if out.shape == xl.shape:  # a plain block, or an MLPBlock (whose shortcut is the identity)
+            return xl
+        state["skipped"] = True  # a plain block that changes the shape cannot be deleted
+        return None
+
+    return hook
+
+
+@torch.no_grad()
+def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, float]:
+    correct, loss = 0, 0.0
+    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+        logits = model(xb)
+        correct += int((logits.argmax(1) == yb).sum())
+        loss += float(F.cross_entropy(logits, yb, reduction="sum"))
+    return correct / len(y), loss / len(y)
 
 
 def lesion_study(
     model: nn.Module, data: Any, *, batch_size: int = 500, label: str | None = None
 ) -> list[Record]:
-    """Test accuracy with each single block removed at test time (Veit et al. 2016, Sec. 4).
+    """Test accuracy with each single block removed at test time (Veit et al. 2016, Sec. 4, Fig. 3).
 
-    A residual block's output becomes after_addition(skip(x)) (branch dropped, shortcut kept); a
-    plain block becomes the identity where its input and output shapes agree, else it is marked
-    `skipped` and evaluated unchanged. Done by a forward hook replacing the output, removed after.
-    `data` is an `ImageSet` or a pair (x, y) of float inputs and labels. BN in eval mode.
+    A residual block's output becomes after_addition(skip(x)) (branch dropped, shortcut kept); a plain
+    block becomes the identity where input and output shapes agree, else it is evaluated unchanged and
+    marked `skipped`. A forward hook replaces the output and is removed afterwards; the model is never
+    edited. `data`: an `ImageSet` or a pair (x, y). BN in eval mode.
     Rows: model, block (-1 = baseline, nothing removed), name, removed, skipped, accuracy, loss.
     """
-    raise NotImplementedError
+    x, y = as_tensors(data, model_device(model))
+    names = {m: n for n, m in model.named_modules()}
+    rows = []
+    with preserved(model, False):
+        acc, loss = _accuracy(model, x, y, batch_size)
+        rows.append(
+            _label(
+                dict(block=-1, name="baseline", removed=False, skipped=False, accuracy=acc, loss=loss), label
+            )
+        )
+        for i, block in enumerate(residual_blocks(model)):
+            state = {"skipped": False}
+            handle = block.register_forward_hook(_lesion_hook(state))
+            try:
+                acc, loss = _accuracy(model, x, y, batch_size)
+            finally:
+                handle.remove()
+            row = dict(block=i, name=names[block], removed=not state["skipped"], skipped=state["skipped"],
+                       accuracy=acc, loss=loss)  # fmt: skip
+            rows.append(_label(row, label))
+    return rows
+
+
+# ---- sharpness ------------------------------------------------------------------------------
+
+
+def _hvp_operator(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn
+) -> tuple[float, list[torch.Tensor], Callable[[list[torch.Tensor]], list[torch.Tensor]]]:
+    """Loss, parameters and v -> Hv by double backprop (Pearlmutter 1994): Hv = d<dL/dtheta, v>/dtheta."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    loss = loss_fn(model(x), y)
+    grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+    params, grads = zip(*[(p, g) for p, g in zip(params, grads) if g is not None])
+
+    def hvp(v: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [h.detach() for h in torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)]
+
+    return float(loss.detach()), list(params), hvp
+
+
+def _dot(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
+    return sum((u * w).sum() for u, w in zip(a, b))
 
 
 def hessian_top_eigenvalue(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn | None = None,
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = F.cross_entropy,
     iters: int = 100, tol: float = 1e-5, seed: int = 0, train: bool = False,
 ) -> float:  # fmt: skip
     """Largest-magnitude eigenvalue of the loss Hessian by power iteration on Hessian-vector products.
 
-    Hv = d/dtheta <dL/dtheta, v> by double backprop (Pearlmutter 1994); no Hessian is formed.
+    No Hessian is formed and no `torch.eig` is needed (PyHessian's failure on torch 2). The Rayleigh
+    quotient v^T H v of the final unit vector v is returned; iteration stops when it changes < tol.
     """
-    raise NotImplementedError
+    g = torch.Generator().manual_seed(seed)
+    with preserved(model, train):
+        _, params, hvp = _hvp_operator(model, x, y, loss_fn)
+        v = [torch.randn(p.shape, generator=g).to(p) for p in params]
+        eig = 0.0
+        for _ in range(iters):
+            norm = _dot(v, v).sqrt()
+            v = [u / norm for u in v]
+            hv = hvp(v)
+            new = float(_dot(v, hv))
+            converged = abs(new - eig) <= tol * abs(new)
+            eig, v = new, hv
+            if converged:
+                break
+    return eig
 
 
 def hessian_trace(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn | None = None,
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = F.cross_entropy,
     n_samples: int = 100, seed: int = 0, train: bool = False,
 ) -> float:  # fmt: skip
-    """Hutchinson's estimate tr(H) ~ mean_v v^T H v with Rademacher v (Hutchinson 1989)."""
-    raise NotImplementedError
+    """Hutchinson's estimate tr(H) ~ mean over Rademacher v of v^T H v (Hutchinson 1989)."""
+    g = torch.Generator().manual_seed(seed)
+    total = 0.0
+    with preserved(model, train):
+        _, params, hvp = _hvp_operator(model, x, y, loss_fn)
+        for _ in range(n_samples):
+            v = [(torch.randint(0, 2, p.shape, generator=g) * 2 - 1).to(p) for p in params]
+            total += float(_dot(v, hvp(v)))
+    return total / n_samples
 
 
 def sharpness(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn | None = None,
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = F.cross_entropy,
     iters: int = 100, n_samples: int = 100, seed: int = 0, train: bool = False, label: str | None = None,
 ) -> Record:  # fmt: skip
-    """One record: model, top_eigenvalue, trace, loss, seed (for the eigenvalue comparison plots)."""
-    raise NotImplementedError
+    """One record: model, top_eigenvalue, trace, loss, seed, n_samples (for `plots.plot_eigenvalues`)."""
+    top = hessian_top_eigenvalue(model, x, y, loss_fn=loss_fn, iters=iters, seed=seed, train=train)
+    trace = hessian_trace(model, x, y, loss_fn=loss_fn, n_samples=n_samples, seed=seed, train=train)
+    with preserved(model, train), torch.no_grad():
+        loss = float(loss_fn(model(x), y))
+    return _label(dict(top_eigenvalue=top, trace=trace, loss=loss, seed=seed, n_samples=n_samples), label)
