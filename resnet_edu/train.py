@@ -374,7 +374,7 @@ def run_meta(cfg: TrainConfig, device: torch.device, model: str | None = None) -
 
     return {
         "model": model, "seed": cfg.seed, "device": str(device), "device_name": device_name(device),
-        "torch": torch.__version__, "torchvision": torchvision.__version__,
+        "torch": str(torch.__version__), "torchvision": str(torchvision.__version__),
         "python": platform.python_version(),
     }  # fmt: skip
 

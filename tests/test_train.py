@@ -1,0 +1,255 @@
+"""Training engine: schedule values, overfitting, bit-exact resume, divergence stop, DDP equivalence."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from resnet_edu.data import DeviceLoader, ImageSet, synthetic_cifar
+from resnet_edu.models import SimpleCNN, build_model
+from resnet_edu.train import (
+    History,
+    TrainConfig,
+    TrainingDiverged,
+    evaluate,
+    fit,
+    load_weights,
+    lr_at,
+    make_optimizer,
+    train_step,
+)
+
+TINY = TrainConfig(epochs=2, batch_size=16, lr=0.05, device="cpu", seed=3)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and spinning threads crawl on a shared, busy CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[ImageSet, ImageSet]:
+    return synthetic_cifar(6, seed=0), synthetic_cifar(3, seed=1)  # 60 train, 30 test images
+
+
+@pytest.mark.parametrize(
+    "kw, msg",
+    [
+        ({"epochs": 0}, "epochs must be positive"),
+        ({"batch_size": -1}, "batch size must be positive"),
+        ({"lr": -0.1}, "learning rate"),
+        ({"weight_decay": -1e-4}, "weight decay"),
+        ({"schedule": "linear"}, "unknown schedule"),
+        ({"precision": "fp8"}, "unknown precision"),
+    ],
+)
+def test_config_rejects_bad_values(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        TrainConfig(**kw)
+
+
+def test_config_is_frozen_and_replaceable():
+    cfg = TrainConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lr = 1.0
+    assert dataclasses.replace(cfg, lr=0.05).lr == 0.05 and cfg.lr == 0.1
+    with pytest.raises(ValueError):
+        dataclasses.replace(cfg, epochs=0)
+
+
+def test_schedule_values_at_known_steps():
+    # onecycle, 10 steps, warm-up round(0.2 * 10) = 2 steps: 0.05, 0.1, then 0.1 * (1 - (s - 2) / 8).
+    one = TrainConfig(lr=0.1, warmup=0.2, schedule="onecycle")
+    expected = {0: 0.05, 1: 0.1, 2: 0.1, 6: 0.05, 9: 0.0125}
+    assert {s: lr_at(one, s, 10) for s in expected} == pytest.approx(expected)
+    # cosine: same warm-up, then 0.1 * (1 + cos(pi * (s - 2) / 8)) / 2; s = 4 gives cos(pi/4).
+    cos = dataclasses.replace(one, schedule="cosine")
+    assert lr_at(cos, 2, 10) == pytest.approx(0.1)
+    assert lr_at(cos, 4, 10) == pytest.approx(0.1 * (1 + 0.7071067811865476) / 2)
+    assert lr_at(cos, 6, 10) == pytest.approx(0.05)
+    # step (He et al. 2015): lr/10 at half and three quarters of 100 steps ...
+    step = TrainConfig(lr=0.1, epochs=4, schedule="step", milestones=(0.5, 0.75))
+    assert [lr_at(step, s, 100) for s in (0, 49, 50, 74, 75, 99)] == pytest.approx(
+        [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    )
+    # ... or at epochs 1 and 3 of 4 (25 steps each).
+    by_epoch = dataclasses.replace(step, milestones=(1, 3))
+    assert [lr_at(by_epoch, s, 100) for s in (24, 25, 74, 75)] == pytest.approx([0.1, 0.01, 0.01, 0.001])
+    assert lr_at(TrainConfig(lr=0.3, schedule="constant"), 57, 100) == 0.3
+
+
+def test_overfits_a_tiny_batch():
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (32, 3, 32, 32), dtype=torch.uint8, generator=g)
+    noise = ImageSet(images, torch.randint(0, 10, (32,), generator=g))  # random labels: pure memorising
+    torch.manual_seed(0)
+    model = build_model("resnet20", width=4)
+    cfg = TrainConfig(epochs=20, batch_size=32, lr=0.2, schedule="constant", weight_decay=0, augment=False)
+    h = fit(model, noise, noise, dataclasses.replace(cfg, device="cpu"), progress=False)
+    assert h.records[-1]["train_loss"] < 0.05 and h.records[-1]["train_acc"] == 1.0
+    assert h.records[0]["train_loss"] > 2.0
+
+
+def test_history_fields_and_json_round_trip(data, tmp_path):
+    model = build_model("resnet20", width=4)
+    h = fit(model, *data, TINY, progress=False, name="resnet20")
+    keys = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "time", "images_per_s"}
+    assert [set(r) for r in h.records] == [keys, keys]
+    assert h.records[1]["time"] > h.records[0]["time"] > 0
+    assert h.meta["model"] == "resnet20" and h.meta["seed"] == 3 and h.meta["torch"] == str(torch.__version__)
+    assert h.config["lr"] == 0.05
+    h.save(tmp_path / "h.json")
+    assert History.load(tmp_path / "h.json") == History(
+        h.records, {**h.config, "milestones": [0.5, 0.75]}, h.meta
+    )
+    assert not [p for p in tmp_path.iterdir() if p.suffix == ".tmp"]
+    loss, acc = evaluate(model, data[1])
+    assert (loss, acc) == pytest.approx((h.records[-1]["test_loss"], h.records[-1]["test_acc"]))
+
+
+def test_history_helpers():
+    rows = [(1, 0.5, 2.0, 10.0), (2, None, None, 20.0), (3, 0.92, 0.3, 30.0), (4, 0.91, 0.4, 40.0)]
+    recs = [{"epoch": e, "test_acc": acc, "test_loss": loss, "time": t} for e, acc, loss, t in rows]
+    h = History(recs)
+    assert h.best("test_acc") == 0.92 and h.best("test_loss") == 0.3
+    assert h.time_to(0.9) == 30.0 and h.time_to(0.5) == 10.0 and h.time_to(0.95) is None
+
+
+class CrashingLoader(DeviceLoader):
+    """Dies when the second epoch starts, like a job killed mid-run."""
+
+    def __iter__(self):
+        if self.epoch == 1:
+            raise KeyboardInterrupt
+        return super().__iter__()
+
+
+def test_resume_gives_bit_identical_weights(data, tmp_path):
+    torch.manual_seed(0)
+    reference = build_model("resnet20", width=4)
+    resumed = build_model("resnet20", width=4)
+    resumed.load_state_dict(reference.state_dict())
+    h_full = fit(reference, *data, TINY, progress=False)
+
+    ckpt = tmp_path / "run.pt"
+    crashing = CrashingLoader(data[0], batch_size=16, device="cpu", seed=TINY.seed)
+    with pytest.raises(KeyboardInterrupt):
+        fit(resumed, crashing, data[1], TINY, checkpoint=ckpt, progress=False)
+    fresh = build_model("resnet20", width=4)  # a new process would start from new weights
+    h_res = fit(fresh, *data, TINY, checkpoint=ckpt, resume=True, progress=False)
+
+    ref_state, res_state = reference.state_dict(), fresh.state_dict()
+    assert ref_state.keys() == res_state.keys()
+    assert all(torch.equal(ref_state[k], res_state[k]) for k in ref_state)
+    drop = lambda r: {k: v for k, v in r.items() if k not in ("time", "images_per_s")}
+    assert [drop(r) for r in h_res.records] == [drop(r) for r in h_full.records]
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 2
+
+
+def test_resume_refuses_a_different_config(data, tmp_path):
+    ckpt = tmp_path / "run.pt"
+    fit(SimpleCNN(width=4), *data, dataclasses.replace(TINY, epochs=1), checkpoint=ckpt, progress=False)
+    with pytest.raises(ValueError, match="lr"):
+        fit(SimpleCNN(width=4), *data, dataclasses.replace(TINY, lr=0.5), checkpoint=ckpt, resume=True)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(data, tmp_path):
+    model = SimpleCNN(width=4)
+    calls = {"n": 0}
+    steps_per_epoch = len(data[0]) // TINY.batch_size
+
+    def poison(module, inputs, output):  # a NaN from the third step of epoch 2 on
+        calls["n"] += module.training
+        return output * float("nan") if calls["n"] > steps_per_epoch + 2 else output
+
+    model.register_forward_hook(poison)
+    ckpt = tmp_path / "run.pt"
+    with pytest.raises(TrainingDiverged, match=r"epoch 2, step 3/3.*lower learning rate"):
+        fit(model, *data, TINY, checkpoint=ckpt, progress=False)
+    state = torch.load(ckpt, weights_only=True)
+    assert state["epoch"] == 1 and len(state["history"]["records"]) == 1
+    good = SimpleCNN(width=4)
+    load_weights(good, ckpt)
+    assert all(torch.isfinite(p).all() for p in good.parameters())
+    assert all(not torch.equal(a, b) for a, b in zip(good.parameters(), model.parameters()))
+
+
+# ---- DDP: 2 CPU processes with gloo equal one process on the combined batch --------------------
+
+
+def _ddp_batch() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(16, 3, 32, 32, generator=g), torch.randint(0, 10, (16,), generator=g)
+
+
+def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    cfg = dataclasses.replace(TINY, epochs=1, augment=False)
+    torch.manual_seed(0)
+    model = SimpleCNN(width=4)  # no BatchNorm: the DDP step is exactly the big-batch step
+    net = torch.nn.parallel.DistributedDataParallel(model)
+    x, y = _ddp_batch()
+    half = slice(rank * 8, rank * 8 + 8)
+    stats = train_step(net, make_optimizer(model, cfg), x[half], y[half], lr=cfg.lr, label_smoothing=0.1)
+    dist.all_reduce(stats)
+    torch.manual_seed(0)
+    fitted = SimpleCNN(width=4)
+    h = fit(
+        fitted,
+        synthetic_cifar(6),
+        synthetic_cifar(3, seed=1),
+        cfg,
+        checkpoint=f"{out}/ddp.pt",
+        progress=False,
+    )
+    if rank == 0:
+        result = {
+            "step": model.state_dict(),
+            "stats": stats,
+            "fit": fitted.state_dict(),
+            "records": h.records,
+        }
+        torch.save(result, f"{out}/rank0.pt")
+    dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_ddp_two_processes_match_one_process(tmp_path):
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    got = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    assert (tmp_path / "ddp.pt").exists()
+
+    cfg = dataclasses.replace(TINY, epochs=1, augment=False)
+    torch.manual_seed(0)
+    model = SimpleCNN(width=4)
+    x, y = _ddp_batch()
+    stats = train_step(model, make_optimizer(model, cfg), x, y, lr=cfg.lr, label_smoothing=0.1)
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(got["step"][k], v, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got["stats"], stats, rtol=1e-5, atol=1e-5)  # loss sum, correct, count
+
+    torch.manual_seed(0)
+    fitted = SimpleCNN(width=4)
+    h = fit(fitted, synthetic_cifar(6), synthetic_cifar(3, seed=1), cfg, progress=False)
+    for k, v in fitted.state_dict().items():
+        torch.testing.assert_close(got["fit"][k], v, rtol=1e-4, atol=1e-5)
+    for mine, theirs in zip(h.records, got["records"]):
+        for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
+            assert theirs[key] == pytest.approx(mine[key], rel=1e-4)
