@@ -2,18 +2,28 @@
 Landscape of Neural Nets").
 
 Every point sets the weights to exactly theta* + a d1 + b d2, computed from a saved copy (no
-accumulated steps); the model is restored bit-identically afterwards, also when evaluation fails.
+accumulated steps); the grid is walked in plain row-major order; the model is restored bit-identically
+afterwards, also when evaluation fails. Loss is measured on one fixed, unaugmented set (use
+`data.balanced_subset`), BN in eval mode unless `bn="recalibrate"`.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from .data import ImageSet
+from .probes import as_tensors, model_device, preserved
 
 Direction = dict[str, torch.Tensor]  # parameter (or buffer) name -> tensor of the same shape
 BN_MODES = ("eval", "recalibrate")
@@ -21,9 +31,9 @@ BN_MODES = ("eval", "recalibrate")
 
 @dataclass(frozen=True)
 class Surface:
-    """Loss (and accuracy) on a 1-D line or a 2-D grid; `loss[i, j]` is at (alphas[i], betas[j]).
+    """Loss and accuracy on a line or a grid; `loss[i, j]` is at (alphas[i], betas[j]).
 
-    `meta` carries what produced it: kind, seed, grid, n_data, bn, keep_1d, model label.
+    `meta` carries what produced it: kind, seed, grid, span, n_data, bn, keep_1d, label, seconds.
     """
 
     alphas: np.ndarray
@@ -33,64 +43,220 @@ class Surface:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: str | Path) -> Path:
-        """Write an `.npz` (arrays plus meta) and return its path."""
-        raise NotImplementedError
+        """Same as `save_surface(self, path)`."""
+        return save_surface(self, path)
+
+
+def save_surface(surface: Surface, path: str | Path) -> Path:
+    """Write an `.npz`: the arrays plus `meta` as JSON (seed, grid, data size, BN mode, ...)."""
+    path = Path(path).with_suffix(".npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    betas = np.array([]) if surface.betas is None else surface.betas
+    arrays = dict(alphas=surface.alphas, betas=betas, loss=surface.loss, accuracy=surface.accuracy)
+    np.savez(path, **arrays, meta=np.array(json.dumps(surface.meta)))
+    return path
 
 
 def load_surface(path: str | Path) -> Surface:
-    """Read a `Surface` written by `Surface.save`."""
-    raise NotImplementedError
+    """Read a `Surface` written by `save_surface`."""
+    with np.load(Path(path), allow_pickle=False) as f:
+        betas = f["betas"] if f["betas"].size else None
+        return Surface(f["alphas"], f["loss"], f["accuracy"], betas, json.loads(str(f["meta"])))
 
 
-def random_direction(model: nn.Module, *, seed: int = 0, keep_1d: bool = False) -> Direction:
-    """A filter-normalised Gaussian direction (Li et al. 2018, Sec. 4, Eq. 1).
-
-    d ~ N(0, 1) from a seeded generator; each filter d_i (output-channel slice) of a weight is rescaled
-    to ||theta_i||. 1-D parameters (biases, BN) get a zero direction, or with `keep_1d` are rescaled once
-    to the parameter's norm. Buffers are not part of the direction.
-    """
-    raise NotImplementedError
+# ---- directions -----------------------------------------------------------------------------
 
 
 def filter_normalize(direction: Direction, model: nn.Module, *, keep_1d: bool = False) -> Direction:
-    """Rescale each filter of `direction` to the norm of the model's filter (a new dict)."""
-    raise NotImplementedError
+    """Rescale each filter d_i (output-channel slice) to the norm of the model's filter theta_i (Li et
+    al. 2018, Sec. 4): d_i <- d_i ||theta_i|| / ||d_i||. Parameters with <= 1 dimension (biases, BN)
+    get zero, or with `keep_1d` are rescaled once as a whole. Never divides by zero."""
+    params, out = dict(model.named_parameters()), {}
+    for name, d in direction.items():
+        w = params[name].detach()
+        dims = [-1] + [1] * (d.dim() - 1)
+        if w.dim() >= 2:
+            scale = w.flatten(1).norm(dim=1) / d.flatten(1).norm(dim=1).clamp_min(1e-30)
+            out[name] = d * scale.view(dims)
+        elif keep_1d:
+            out[name] = d * (w.norm() / d.norm().clamp_min(1e-30))
+        else:
+            out[name] = torch.zeros_like(d)
+    return out
+
+
+def random_direction(model: nn.Module, *, seed: int = 0, keep_1d: bool = False) -> Direction:
+    """A filter-normalised Gaussian direction: d ~ N(0, I) (zero mean) from a seeded generator, then
+    `filter_normalize`. Covers every parameter; buffers are not part of it."""
+    g = torch.Generator().manual_seed(seed)
+    d = {
+        n: torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device) for n, p in model.named_parameters()
+    }
+    return filter_normalize(d, model, keep_1d=keep_1d)
+
+
+# ---- evaluation -----------------------------------------------------------------------------
+
+
+def _fold_bn(model: nn.Module) -> tuple[nn.Module, Callable[[], None]]:
+    """A traced copy of `model` for eval mode whose convolutions absorb the BatchNorm after them.
+
+    Returns the network and `refresh()`, which recomputes the folded weights from the model's current
+    parameters and running statistics: W' = W gamma / sqrt(var + eps), b' = beta - mean gamma / sqrt(var
+    + eps). The folded convolutions keep their weights in channels_last. Untraceable models come back
+    unchanged.
+    """
+    try:
+        gm = torch.fx.symbolic_trace(model)
+    except Exception:  # any Python control flow fx cannot follow: evaluate the model itself
+        return model, lambda: None
+    modules, triples = dict(gm.named_modules()), []
+    for node in list(gm.graph.nodes):
+        conv = modules.get(node.target) if node.op == "call_module" else None
+        if not isinstance(conv, nn.Conv2d):
+            continue
+        users, bn = list(node.users), None
+        if len(users) == 1 and users[0].op == "call_module":
+            cand = modules[users[0].target]
+            if isinstance(cand, nn.BatchNorm2d) and cand.track_running_stats:
+                bn = cand
+                users[0].replace_all_uses_with(node)
+                gm.graph.erase_node(users[0])
+        folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                           conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)  # fmt: skip
+        folded = folded.to(conv.weight.device, conv.weight.dtype, memory_format=torch.channels_last)
+        node.target = f"folded_{len(triples)}"
+        gm.add_submodule(node.target, folded.requires_grad_(False))
+        triples.append((folded, conv, bn))
+    gm.recompile()
+
+    @torch.no_grad()
+    def refresh() -> None:
+        for folded, conv, bn in triples:
+            scale = torch.ones(conv.out_channels, device=conv.weight.device, dtype=conv.weight.dtype)
+            shift = torch.zeros_like(scale) if conv.bias is None else conv.bias.detach()
+            if bn is not None:
+                scale = torch.rsqrt(bn.running_var + bn.eps) * (1 if bn.weight is None else bn.weight)
+                shift = (shift - bn.running_mean) * scale + (0 if bn.bias is None else bn.bias)
+            folded.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+            folded.bias.copy_(shift)
+
+    return gm, refresh
+
+
+@torch.no_grad()
+def _recalibrate(model: nn.Module, x: torch.Tensor, batch_size: int) -> None:
+    """Recompute every BN's running statistics as the exact average over `x` (momentum None)."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]
+    try:
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None
+            m.train()
+        for xb in x.split(batch_size):
+            model(xb)
+    finally:
+        for m, momentum in zip(bns, momenta):
+            m.momentum = momentum
+            m.eval()
 
 
 def evaluate_surface(
     model: nn.Module, data: Any, directions: list[Direction], coords: list[np.ndarray], *,
-    bn: str = "eval", batch_size: int | None = None, fast: bool = True,
+    bn: str = "eval", batch_size: int = 128, fast: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Loss and accuracy at theta* + sum_k c_k d_k for every point of the grid `coords` (row-major).
 
-    `data`: an `ImageSet` (normalised, unaugmented) or a pair (x, y). `bn="eval"` uses the running
-    statistics; `bn="recalibrate"` recomputes them from `data` at every point. `fast` folds BN into
-    the convolutions and evaluates in channels_last under inference mode (same numbers to ~1e-5).
+    `data`: an `ImageSet` or a pair (x, y). `bn="eval"` uses the running statistics; `"recalibrate"`
+    recomputes them from `data` at every point. `fast` folds BN into the convolutions and evaluates in
+    channels_last under inference mode (the same numbers to about 1e-6). Directions may hold buffers
+    (running statistics), which then move with the point. Returns arrays of shape (len(c) for c in coords).
     """
-    raise NotImplementedError
+    if bn not in BN_MODES:
+        raise ValueError(f"unknown bn mode {bn!r}; use one of {BN_MODES}")
+    if len(directions) != len(coords):
+        raise ValueError(f"{len(directions)} directions but {len(coords)} coordinate arrays")
+    x, y = as_tensors(data, model_device(model))
+    targets = dict(model.named_parameters()) | dict(model.named_buffers())
+    names = [n for n in targets if any(n in d and bool(d[n].any()) for d in directions)]
+    saved = {n: t.detach().clone() for n, t in targets.items()}  # theta*, and the restore point
+    shape = tuple(len(c) for c in coords)
+    loss, acc = np.zeros(shape), np.zeros(shape)
+    with preserved(model, False):  # restores flags and buffers; parameters restored below
+        try:
+            net, refresh = _fold_bn(model) if fast else (model, lambda: None)
+            if fast and x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            for index in itertools.product(*[range(n) for n in shape]):
+                with torch.no_grad():
+                    for n in names:
+                        value = saved[n]
+                        for d, c, i in zip(directions, coords, index):
+                            value = value.add(d[n], alpha=float(c[i])) if n in d else value
+                        targets[n].copy_(value)
+                with torch.inference_mode():
+                    if bn == "recalibrate":
+                        _recalibrate(model, x, batch_size)
+                    refresh()
+                    total, correct = 0.0, 0
+                    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+                        out = net(xb)
+                        total += float(F.cross_entropy(out, yb, reduction="sum"))
+                        correct += int((out.argmax(1) == yb).sum())
+                loss[index], acc[index] = total / len(y), correct / len(y)
+        finally:
+            with torch.no_grad():
+                for n, p in model.named_parameters():
+                    p.copy_(saved[n])
+    return loss, acc
+
+
+def _surface(model, data, directions, coords, meta, *, bn, batch_size, fast) -> Surface:
+    start = time.perf_counter()
+    loss, acc = evaluate_surface(model, data, directions, coords, bn=bn, batch_size=batch_size, fast=fast)
+    seconds = time.perf_counter() - start
+    meta = dict(meta, n_data=len(data) if isinstance(data, ImageSet) else len(data[1]), bn=bn, seconds=seconds, points=loss.size)
+    return Surface(coords[0], loss, acc, coords[1] if len(coords) > 1 else None, meta)
 
 
 def interpolate(
     model_a: nn.Module, model_b: nn.Module, data: Any, *, steps: int = 25,
-    span: tuple[float, float] = (-0.5, 1.5), bn: str = "eval", label: str | None = None,
+    span: tuple[float, float] = (-0.5, 1.5), bn: str = "eval", batch_size: int = 128, fast: bool = True,
+    label: str | None = None,
 ) -> Surface:  # fmt: skip
-    """1-D linear interpolation (1 - t) theta_a + t theta_b (Goodfellow et al. 2015), running BN
-    statistics interpolated too."""
-    raise NotImplementedError
+    """1-D linear interpolation theta_a + t (theta_b - theta_a) (Goodfellow et al. 2015; Li et al. 2018,
+    Sec. 3), running BN statistics interpolated too; t = 0 is model_a, t = 1 model_b."""
+    a = dict(model_a.named_parameters()) | dict(model_a.named_buffers())
+    b = dict(model_b.named_parameters()) | dict(model_b.named_buffers())
+    if a.keys() != b.keys():
+        raise ValueError(
+            "the two models have different parameters; interpolate between the same architecture"
+        )
+    d = {n: (b[n] - a[n]).detach() for n in a if a[n].is_floating_point()}
+    ts = np.linspace(span[0], span[1], steps)
+    meta = dict(kind="interpolation", seed=None, grid=steps, span=list(span), keep_1d=True, label=label)
+    return _surface(model_a, data, [d], [ts], meta, bn=bn, batch_size=batch_size, fast=fast)
 
 
 def random_line(
-    model: nn.Module, data: Any, *, steps: int = 51, span: float = 1.0, seed: int = 0,
-    keep_1d: bool = False, bn: str = "eval", label: str | None = None,
+    model: nn.Module, data: Any, *, steps: int = 51, span: float = 1.0, seed: int = 0, keep_1d: bool = False,
+    bn: str = "eval", batch_size: int = 128, fast: bool = True, label: str | None = None,
 ) -> Surface:  # fmt: skip
     """1-D slice f(a) = L(theta* + a d) along one filter-normalised random direction, a in [-span, span]."""
-    raise NotImplementedError
+    d = random_direction(model, seed=seed, keep_1d=keep_1d)
+    meta = dict(kind="line", seed=seed, grid=steps, span=span, keep_1d=keep_1d, label=label)
+    coords = [np.linspace(-span, span, steps)]
+    return _surface(model, data, [d], coords, meta, bn=bn, batch_size=batch_size, fast=fast)
 
 
 def random_plane(
-    model: nn.Module, data: Any, *, grid: int = 51, span: float = 1.0, seed: int = 0,
-    keep_1d: bool = False, bn: str = "eval", label: str | None = None,
+    model: nn.Module, data: Any, *, grid: int = 51, span: float = 1.0, seed: int = 0, keep_1d: bool = False,
+    bn: str = "eval", batch_size: int = 128, fast: bool = True, label: str | None = None,
 ) -> Surface:  # fmt: skip
     """2-D surface f(a, b) = L(theta* + a d1 + b d2) on a grid x grid over [-span, span]^2 (Li et al.
     2018, Eq. 1 and Fig. 5); d1 from `seed`, d2 from `seed + 1`."""
-    raise NotImplementedError
+    dirs = [random_direction(model, seed=seed + k, keep_1d=keep_1d) for k in range(2)]
+    meta = dict(kind="plane", seed=seed, grid=grid, span=span, keep_1d=keep_1d, label=label)
+    coords = [np.linspace(-span, span, grid)] * 2
+    return _surface(model, data, dirs, coords, meta, bn=bn, batch_size=batch_size, fast=fast)
