@@ -279,6 +279,10 @@ def fit(
         net = torch.compile(net)
     autocast = autocast_for(cfg, device)
     total = cfg.epochs * len(train_loader)
+    if total == 0:
+        raise ValueError(
+            f"{len(train_loader.labels)} training images do not fill one batch of {cfg.batch_size}"
+        )
     elapsed = history.records[-1]["time"] if history.records else 0.0  # s, before this call
     start = time.perf_counter()
     bar = tqdm(total=total, initial=step, disable=not progress or rank != 0, unit="step", desc="train")
