@@ -7,10 +7,13 @@ CLI call these functions; no experiment's logic lives only in a notebook.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import json
+import math
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,10 +23,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ResidualBlock
-from .data import ImageSet
-from .models import MLP, cifar_resnet, count_params
-from .probes import activation_grad_norms
-from .train import TrainConfig, device_name, fit
+from .data import DeviceLoader, ImageSet
+from .models import MLP, ResNet, cifar_resnet, count_params, residual_blocks
+from .probes import activation_grad_norms, forward_stats
+from .train import (
+    History,
+    TrainConfig,
+    autocast_for,
+    device_name,
+    evaluate,
+    fit,
+    lr_at,
+    make_optimizer,
+    run_meta,
+    train_step,
+)
 
 Record = dict[str, Any]
 
@@ -253,3 +267,196 @@ def downsample(data: ImageSet, size: int) -> ImageSet:
 def result_device(cfg: TrainConfig) -> str:
     """Name of the device a config trains on, for `save_results`."""
     return device_name(cfg.resolved_device())
+
+
+# ---- lessons 04-06 ----------------------------------------------------------------------------
+# Lesson 04 (BatchNorm meets the shortcut), 05 (loss landscapes), 06 (ResNet18 vs SimpleCNN).
+
+VARIANCE_VARIANTS = {  # lesson 04: the same single-stage residual net, three ways to tame Var(x_l)
+    "BatchNorm": dict(norm=True),
+    "no normalisation": dict(norm=False),
+    "no normalisation + SkipInit": dict(norm=False, skipinit=True),
+}
+
+
+def variance_through_depth(x: torch.Tensor, *, depth: int = 32, width: int = 16, seed: int = 0) -> list[dict]:
+    """`probes.forward_stats` of one-stage residual nets (`depth` blocks of `width` channels, no
+    downsampling) with BN, without normalisation and without normalisation but with SkipInit.
+
+    De & Smith 2020, Sec. 3: with BN, Var(x_{l+1}) ~ Var(x_l) + 1, so Var(x_l) grows linearly and the
+    branch's share Var(F)/Var(x_l) ~ 1/l; without normalisation it doubles per block (~2^l); a
+    zero-initialised residual scale keeps it constant at initialisation. Rows as `forward_stats`.
+    """
+    rows = []
+    for label, kw in VARIANCE_VARIANTS.items():
+        torch.manual_seed(seed)
+        model = ResNet(depths=(depth,), widths=(width,), **kw)
+        rows += forward_stats(model, x, train=True, label=label)
+    return rows
+
+
+def growth_rates(records: list[dict], *, key: str = "var_x") -> list[dict]:
+    """Per model: least-squares slope of `key` against block (linear growth) and the geometric ratio
+    per block exp(slope of log `key`) (exponential growth: 2 when it doubles every block)."""
+    rows = []
+    for label in dict.fromkeys(r["model"] for r in records):
+        pts = [(r["block"], r[key]) for r in records if r["model"] == label and r[key] > 0]
+        b = torch.tensor([p[0] for p in pts], dtype=torch.float64)
+        v = torch.tensor([p[1] for p in pts], dtype=torch.float64)
+        rows.append(dict(model=label, linear_slope=_slope(b, v), ratio_per_block=math.exp(_slope(b, v.log())),
+                         first=float(v[0]), last=float(v[-1])))  # fmt: skip
+    return rows
+
+
+def _slope(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Least-squares slope of y against x."""
+    return float(((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum())
+
+
+def stage_of(name: str) -> str:
+    """The stage a parameter belongs to, for per-stage gradient norms: "stem", "stage1".., "head".
+
+    ResNet: stem.*, stages.<i>.*, fc.*; SimpleCNN: features.<j>.* (conv j // 3 + 1), classifier.*.
+    """
+    parts = name.split(".")
+    if parts[0] == "stages":
+        return f"stage{int(parts[1]) + 1}"
+    if parts[0] == "features":
+        return f"stage{int(parts[1]) // 3 + 1}"
+    if parts[0] in ("fc", "classifier", "head_act"):
+        return "head"
+    return parts[0]
+
+
+def traced_fit(
+    model: nn.Module, train: ImageSet, test: ImageSet | None, cfg: TrainConfig, *, every: int = 10,
+    name: str | None = None,
+) -> tuple[History, list[dict]]:  # fmt: skip
+    """Train like `train.fit` (same batches, schedule, optimiser and step) and every `every` steps
+    record the batch loss and the gradient norm ||dL/dW|| of each stage (`stage_of`) and of all weights.
+
+    Returns (History, trace). Trace rows: model, step, epoch, lr, loss, group ("total" or a stage),
+    grad_norm, weight_norm. A NaN/inf loss stops training instead of raising: the History's meta then
+    says diverged=True and diverged_step, and the trace ends with that step (loss = nan).
+    """
+    device = cfg.resolved_device()
+    torch.manual_seed(cfg.seed)
+    loader = DeviceLoader(train, batch_size=cfg.batch_size, train=True, device=device, seed=cfg.seed,
+                          augment=cfg.augment, channels_last=cfg.channels_last)  # fmt: skip
+    model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
+    optimizer = make_optimizer(model, cfg)
+    autocast = autocast_for(cfg, device)
+    label = name or type(model).__name__
+    history = History(config=dataclasses.asdict(cfg), meta=run_meta(cfg, device, label) | {"diverged": False})
+    groups: dict[str, list[nn.Parameter]] = {}
+    for pname, p in model.named_parameters():
+        groups.setdefault(stage_of(pname), []).append(p)
+    total, step, trace = cfg.epochs * len(loader), 0, []
+    start = time.perf_counter()
+    for epoch in range(cfg.epochs):
+        loader.set_epoch(epoch)
+        model.train()
+        sums, t0 = torch.zeros(3, device=device), time.perf_counter()
+        for x, y in loader:
+            lr = lr_at(cfg, step, total)
+            s = train_step(
+                model, optimizer, x, y, lr=lr, label_smoothing=cfg.label_smoothing, autocast=autocast
+            )
+            sums += s
+            if step % every == 0 or not math.isfinite(float(s[0])):
+                loss = float(s[0] / s[2])
+                norms = {g: _norms(ps) for g, ps in groups.items()}
+                norms["total"] = _norms([p for ps in groups.values() for p in ps])
+                for g, (gn, wn) in norms.items():
+                    trace.append(dict(model=label, step=step, epoch=epoch + 1, lr=lr, loss=loss, group=g,
+                                      grad_norm=gn, weight_norm=wn))  # fmt: skip
+                if not math.isfinite(loss):
+                    history.meta.update(diverged=True, diverged_step=step)
+                    break
+            step += 1
+        loss_sum, correct, count = sums.tolist()
+        rec = dict(epoch=epoch + 1, train_loss=loss_sum / count, train_acc=correct / count,
+                   test_loss=None, test_acc=None, lr=lr, time=0.0,
+                   images_per_s=count / (time.perf_counter() - t0))  # fmt: skip
+        if test is not None and not history.meta["diverged"]:
+            rec["test_loss"], rec["test_acc"] = evaluate(model, test)
+        rec["time"] = time.perf_counter() - start
+        history.records.append(rec)
+        if history.meta["diverged"]:
+            break
+    return history, trace
+
+
+def _norms(params: list[nn.Parameter]) -> tuple[float, float]:
+    """(||grad||, ||weight||) over a list of parameters, their tensors taken together."""
+    grads = [p.grad.detach().float().norm() for p in params if p.grad is not None]
+    gn = float(torch.stack(grads).norm()) if grads else 0.0
+    return gn, float(torch.stack([p.detach().float().norm() for p in params]).norm())
+
+
+def grad_flow_summary(trace: list[dict]) -> list[dict]:
+    """Per model, from a `traced_fit` trace: mean gradient norm of the first and the last stage over
+    the recorded steps, their ratio (how much of the gradient reaches the first layers), the first and
+    last recorded loss, and how much the loss fell per unit of summed lr * ||g||^2 (the first-order
+    prediction: one SGD step lowers the loss by about lr * ||g||^2)."""
+    rows = []
+    for label in dict.fromkeys(r["model"] for r in trace):
+        mine = [r for r in trace if r["model"] == label]
+        stages = [g for g in dict.fromkeys(r["group"] for r in mine) if g != "total"]
+        first, last = stages[0], stages[-1]
+        mean = {g: _mean([r["grad_norm"] for r in mine if r["group"] == g]) for g in (first, last, "total")}
+        totals = [r for r in mine if r["group"] == "total"]
+        rows.append(dict(model=label, first_stage=first, last_stage=last, grad_first=mean[first],
+                         grad_last=mean[last], first_over_last=mean[first] / mean[last],
+                         grad_total=mean["total"], loss_start=totals[0]["loss"],
+                         loss_end=totals[-1]["loss"]))  # fmt: skip
+    return rows
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def load_compare_results(directory: str | os.PathLike) -> dict[str, History]:
+    """Saved `History` JSON files of a full comparison run (lesson 06), keyed by model name.
+
+    Reads every `*.json` in `directory` that holds records, config and meta (files of other shapes are
+    skipped); an absent directory gives {}. The notebook's full setting writes them there.
+    """
+    out: dict[str, History] = {}
+    for path in sorted(Path(directory).glob("*.json")) if Path(directory).is_dir() else []:
+        try:
+            h = History.load(path)
+        except (ValueError, KeyError, TypeError):
+            continue
+        if h.records:
+            out[h.meta.get("model") or path.stem] = h
+    return out
+
+
+def rescale_before_bn(model: nn.Module, factor: float = 10.0, *, block: int = 0) -> nn.Module:
+    """A copy of `model` whose `block`-th residual block has conv1 scaled by `factor`, with the BN after
+    it adjusted (running mean x factor, running variance and eps x factor^2): the same function in
+    train and eval mode, different weights (Li et al. 2018, Sec. 4: why filter normalisation)."""
+    twin = copy.deepcopy(model)
+    b = residual_blocks(twin)[block]
+    if not isinstance(b.bn1, nn.BatchNorm2d) or b.placement == "full_preact":
+        raise ValueError("rescale_before_bn needs a block whose conv1 is followed by BatchNorm")
+    with torch.no_grad():
+        b.conv1.weight.mul_(factor)
+        b.bn1.running_mean.mul_(factor)
+        b.bn1.running_var.mul_(factor**2)
+    b.bn1.eps *= factor**2
+    return twin
+
+
+def raw_direction(model: nn.Module, *, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A Gaussian direction over the weights (>= 2-D parameters; others zero) WITHOUT filter
+    normalisation, scaled as a whole to the norm of those weights (Li et al. 2018, Sec. 4)."""
+    g = torch.Generator().manual_seed(seed)
+    params = dict(model.named_parameters())
+    d = {n: torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device) for n, p in params.items()}
+    d = {n: t if params[n].dim() >= 2 else torch.zeros_like(t) for n, t in d.items()}
+    norm_d = torch.stack([t.norm() for t in d.values()]).norm()
+    norm_w = torch.stack([p.detach().norm() for p in params.values() if p.dim() >= 2]).norm()
+    return {n: t * (norm_w / norm_d) for n, t in d.items()}

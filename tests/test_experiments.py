@@ -1,3 +1,4 @@
+import copy
 import json
 import math
 
@@ -5,8 +6,9 @@ import pytest
 import torch
 
 from resnet_edu import experiments as ex
-from resnet_edu.data import synthetic_cifar
-from resnet_edu.train import TrainConfig
+from resnet_edu.data import DeviceLoader, synthetic_cifar
+from resnet_edu.models import cifar_resnet
+from resnet_edu.train import History, TrainConfig
 
 # ---- lessons 01-03
 
@@ -99,3 +101,109 @@ def test_downsample_averages_pixels():
     assert small.images.shape == (10, 3, 16, 16) and small.images.dtype == torch.uint8
     expected = data.images[0, 0, :2, :2].float().mean().round()
     assert small.images[0, 0, 0, 0] == expected
+
+
+# ---- lessons 04-06
+
+
+def test_growth_rates_recovers_a_known_line_and_a_doubling():
+    rows = [dict(model="lin", block=b, var_x=3.0 + 2.0 * b) for b in range(10)]
+    rows += [dict(model="exp", block=b, var_x=0.5 * 2.0**b) for b in range(10)]
+    lin, exp = ex.growth_rates(rows)
+    assert lin["linear_slope"] == pytest.approx(2.0) and lin["first"] == 3.0 and lin["last"] == 21.0
+    assert exp["ratio_per_block"] == pytest.approx(2.0)
+
+
+def test_variance_through_depth_bn_linear_skipinit_constant_plain_exponential():
+    x = torch.randn(16, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    rows = ex.variance_through_depth(x, depth=12, width=8)
+    var = lambda label: [r["var_x"] for r in rows if r["model"] == label]
+    skip, bn = var("no normalisation + SkipInit"), var("BatchNorm")
+    assert skip == pytest.approx([skip[0]] * 12)  # F starts at exactly 0: x_{l+1} = relu(x_l) = x_l
+    rates = {r["model"]: r for r in ex.growth_rates(rows)}
+    assert rates["no normalisation"]["ratio_per_block"] > 1.5  # ~2 per block
+    # BN: each block adds a unit-variance branch, halved on average by the ReLU after the addition
+    assert all(0.1 < b - a < 1.0 for a, b in zip(bn, bn[1:]))
+
+
+def test_stage_of_names_the_stages_of_both_lesson_06_models():
+    assert ex.stage_of("stem.0.weight") == "stem"
+    assert ex.stage_of("stages.0.1.conv1.weight") == "stage1"
+    assert ex.stage_of("stages.3.0.shortcut.0.weight") == "stage4"
+    assert ex.stage_of("fc.bias") == "head"
+    assert [ex.stage_of(f"features.{j}.weight") for j in (0, 3, 6)] == ["stage1", "stage2", "stage3"]
+    assert ex.stage_of("classifier.1.weight") == "head"
+
+
+def test_traced_fit_records_the_autograd_gradient_of_the_first_batch():
+    data = synthetic_cifar(4)
+    cfg = TrainConfig(epochs=1, batch_size=20, lr=0.05, weight_decay=5e-4, schedule="constant", augment=False)
+    torch.manual_seed(0)
+    model = cifar_resnet(8, width=4)
+    reference = copy.deepcopy(model)
+    hist, trace = ex.traced_fit(model, data, data, cfg, every=1, name="r8")
+    x, y = next(iter(DeviceLoader(data, batch_size=20, train=True, seed=0, augment=False)))
+    loss = torch.nn.functional.cross_entropy(reference(x), y)
+    stage2 = [p for n, p in reference.named_parameters() if n.startswith("stages.1")]
+    grads = torch.autograd.grad(loss, stage2)
+    want = float(torch.stack([g.norm() for g in grads]).norm())
+    first = {r["group"]: r for r in trace if r["step"] == 0}
+    assert set(first) == {"stem", "stage1", "stage2", "stage3", "head", "total"}
+    assert first["stage2"]["grad_norm"] == pytest.approx(want, rel=1e-4)
+    assert first["total"]["loss"] == pytest.approx(float(loss.detach()), rel=1e-5)
+    assert len(hist.records) == 1 and hist.records[0]["test_acc"] is not None
+    assert hist.meta["diverged"] is False and len({r["step"] for r in trace}) == 2  # 40 images, batch 20
+
+
+def test_traced_fit_stops_and_reports_divergence_instead_of_raising():
+    data = synthetic_cifar(4)
+    cfg = TrainConfig(epochs=3, batch_size=20, lr=1e6, schedule="constant", augment=False)
+    torch.manual_seed(0)
+    hist, trace = ex.traced_fit(cifar_resnet(8, width=4, norm=False), data, None, cfg, every=5)
+    assert hist.meta["diverged"] is True
+    assert math.isnan(trace[-1]["loss"]) or math.isinf(trace[-1]["loss"])
+    assert trace[-1]["step"] == hist.meta["diverged_step"]
+
+
+def test_grad_flow_summary_on_a_hand_made_trace():
+    trace = [dict(model="m", step=s, loss=2.0 - s, group=g, grad_norm=v)
+             for s in (0, 1) for g, v in (("stage1", 1.0 + s), ("stage2", 4.0), ("total", 5.0))]  # fmt: skip
+    [row] = ex.grad_flow_summary(trace)
+    assert (row["first_stage"], row["last_stage"]) == ("stage1", "stage2")
+    assert row["grad_first"] == 1.5 and row["first_over_last"] == pytest.approx(1.5 / 4)
+    assert (row["loss_start"], row["loss_end"]) == (2.0, 1.0)
+
+
+def test_load_compare_results_reads_history_files_and_skips_others(tmp_path):
+    assert ex.load_compare_results(tmp_path / "missing") == {}
+    rec = dict(epoch=1, train_loss=1.0, train_acc=0.5, test_loss=1.1, test_acc=0.6, lr=0.1, time=2.0,
+               images_per_s=100.0)  # fmt: skip
+    History([rec], {"epochs": 1}, {"model": "resnet18"}).save(tmp_path / "resnet18.json")
+    (tmp_path / "notes.json").write_text('{"something": "else"}')
+    loaded = ex.load_compare_results(tmp_path)
+    assert list(loaded) == ["resnet18"] and loaded["resnet18"].best("test_acc") == 0.6
+
+
+def test_rescale_before_bn_keeps_the_function_and_changes_the_weights():
+    torch.manual_seed(0)
+    model = cifar_resnet(8, width=4)
+    model.train()
+    model(torch.randn(32, 3, 8, 8))  # non-trivial running statistics
+    twin = ex.rescale_before_bn(model, 10.0, block=1)
+    x = torch.randn(8, 3, 8, 8)
+    for train in (False, True):
+        model.train(train), twin.train(train)
+        assert torch.allclose(model(x), twin(x), atol=1e-4)
+    w, w2 = model.stages[1][0].conv1.weight, twin.stages[1][0].conv1.weight
+    assert torch.allclose(w2, 10 * w)
+
+
+def test_raw_direction_has_the_weights_norm_and_no_filter_normalisation():
+    torch.manual_seed(0)
+    model = cifar_resnet(8, width=4)
+    d = ex.raw_direction(model, seed=3)
+    params = dict(model.named_parameters())
+    norm_w = torch.stack([p.detach().norm() for p in params.values() if p.dim() >= 2]).norm()
+    assert float(torch.stack([t.norm() for t in d.values()]).norm()) == pytest.approx(float(norm_w), rel=1e-5)
+    assert all(not d[n].any() for n, p in params.items() if p.dim() < 2)
+    assert torch.equal(d["fc.weight"], ex.raw_direction(model, seed=3)["fc.weight"])
