@@ -216,8 +216,21 @@ def _surface(model, data, directions, coords, meta, *, bn, batch_size, fast) -> 
     start = time.perf_counter()
     loss, acc = evaluate_surface(model, data, directions, coords, bn=bn, batch_size=batch_size, fast=fast)
     seconds = time.perf_counter() - start
-    meta = dict(meta, n_data=len(data) if isinstance(data, ImageSet) else len(data[1]), bn=bn, seconds=seconds, points=loss.size)
+    meta = dict(
+        meta,
+        n_data=len(data) if isinstance(data, ImageSet) else len(data[1]),
+        bn=bn,
+        seconds=seconds,
+        points=loss.size,
+    )
     return Surface(coords[0], loss, acc, coords[1] if len(coords) > 1 else None, meta)
+
+
+def _axis(span: float, n: int) -> np.ndarray:
+    """n points over [-span, span]; the middle one exactly 0 when n is odd (a single point is 0)."""
+    axis = np.linspace(-span, span, n) if n > 1 else np.zeros(1)
+    axis[n // 2] = 0.0 if n % 2 else axis[n // 2]
+    return axis
 
 
 def interpolate(
@@ -246,7 +259,7 @@ def random_line(
     """1-D slice f(a) = L(theta* + a d) along one filter-normalised random direction, a in [-span, span]."""
     d = random_direction(model, seed=seed, keep_1d=keep_1d)
     meta = dict(kind="line", seed=seed, grid=steps, span=span, keep_1d=keep_1d, label=label)
-    coords = [np.linspace(-span, span, steps)]
+    coords = [_axis(span, steps)]
     return _surface(model, data, [d], coords, meta, bn=bn, batch_size=batch_size, fast=fast)
 
 
@@ -258,5 +271,5 @@ def random_plane(
     2018, Eq. 1 and Fig. 5); d1 from `seed`, d2 from `seed + 1`."""
     dirs = [random_direction(model, seed=seed + k, keep_1d=keep_1d) for k in range(2)]
     meta = dict(kind="plane", seed=seed, grid=grid, span=span, keep_1d=keep_1d, label=label)
-    coords = [np.linspace(-span, span, grid)] * 2
+    coords = [_axis(span, grid)] * 2
     return _surface(model, data, dirs, coords, meta, bn=bn, batch_size=batch_size, fast=fast)

@@ -1,7 +1,7 @@
 """Figures for the course: one seaborn style, functions that take data and an optional `ax`.
 
 Every plotting function returns the Axes it drew on; `save_figure` writes PNG and SVG files.
-Records are the long-form rows of `probes`; surfaces are `landscape.Surface`s.
+Records are the long-form rows of `probes`; surfaces are `landscape.Surface`s (or `.npz` paths).
 """
 
 from __future__ import annotations
@@ -11,69 +11,191 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
 def set_style() -> None:
     """The course's one look: seaborn "whitegrid", "notebook" context, colour-blind palette."""
-    raise NotImplementedError
+    rc = {"figure.figsize": (6.4, 4.2), "axes.spines.top": False, "axes.spines.right": False}
+    sns.set_theme(style="whitegrid", context="notebook", palette="colorblind", rc=rc)
+
+
+def _axes(ax: Axes | None, **kw) -> Axes:
+    return plt.subplots(**kw)[1] if ax is None else ax
+
+
+def _frame(records: Any, hue: str) -> tuple[pd.DataFrame, str | None]:
+    df = pd.DataFrame(records)
+    return df, hue if hue in df and df[hue].notna().any() else None
 
 
 def plot_gradient_norms(
-    records: list[dict], *, y: str = "grad_norm", x: str = "block", hue: str = "model",
-    log: bool = True, ax: Axes | None = None,
+    records: list[dict], *, y: str = "grad_norm", x: str = "block", hue: str = "model", log: bool = True,
+    ax: Axes | None = None,
 ) -> Axes:  # fmt: skip
-    """Gradient norm (or any per-block column, e.g. var_x) against depth, one line per model."""
-    raise NotImplementedError
+    """Gradient norm (or any per-block column, e.g. var_x of `forward_stats`) against depth, one line
+    per model, log scale: vanishing gradients show as a straight falling line (He et al. 2015, Sec. 1)."""
+    ax = _axes(ax)
+    df, hue = _frame(records, hue)
+    sns.lineplot(data=df, x=x, y=y, hue=hue, marker="o", ax=ax)
+    if log:
+        ax.set_yscale("log")
+    ax.set(xlabel="block (input x_l)" if x == "block" else x, ylabel=y.replace("_", " "))
+    return ax
+
+
+def _records(history: Any) -> list[dict]:
+    return list(history.records) if hasattr(history, "records") else list(history)
 
 
 def plot_training_curves(histories: Any, *, metric: str = "loss", ax: Axes | None = None) -> Axes:
-    """Train (dashed) and test (solid) `metric` ("loss" or "acc") against epoch.
+    """Train (dashed) and test (solid) `metric` ("loss" or "acc") against epoch (He et al. 2015, Fig. 6).
 
-    `histories`: a History (with `.records`), a list of dicts (epoch, train_loss, train_acc,
-    test_loss, test_acc), or a dict {label: either} for several models.
+    `histories`: a `train.History` (anything with `.records`), a list of dicts (epoch, train_loss,
+    train_acc, test_loss, test_acc; None where not measured), or a dict {label: either}.
     """
-    raise NotImplementedError
+    ax = _axes(ax)
+    runs = histories if isinstance(histories, dict) else {None: histories}
+    colors = sns.color_palette(n_colors=max(len(runs), 1))
+    for color, (label, history) in zip(colors, runs.items()):
+        rows = _records(history)
+        for split, style in (("train", "--"), ("test", "-")):
+            pts = [
+                (r["epoch"], r[f"{split}_{metric}"]) for r in rows if r.get(f"{split}_{metric}") is not None
+            ]
+            if pts:
+                name = f"{label} {split}" if label is not None else split
+                ax.plot(*zip(*pts), style, color=color, label=name)
+    ax.set(xlabel="epoch", ylabel={"acc": "accuracy"}.get(metric, metric))
+    ax.legend()
+    return ax
+
+
+def _surface(surface: Any):
+    if isinstance(surface, str | Path):
+        from .landscape import load_surface
+
+        return load_surface(surface)
+    return surface
+
+
+def _values(surface: Any, log: bool, clip: float | None) -> np.ndarray:
+    z = np.asarray(surface.loss, dtype=float)
+    z = np.minimum(z, clip) if clip is not None else z
+    return np.log10(np.maximum(z, 1e-12)) if log else z
+
+
+def _grid(surface: Any) -> tuple[np.ndarray, np.ndarray]:
+    if surface.betas is None:
+        raise ValueError("a 1-D surface has no contour or 3-D view; use plot_landscape_slices")
+    return np.meshgrid(surface.alphas, surface.betas, indexing="ij")  # loss[i, j] at (alphas[i], betas[j])
+
+
+def _zlabel(log: bool) -> str:
+    return "log10 loss" if log else "loss"
 
 
 def plot_landscape_contour(
-    surface: Any, *, levels: int = 30, log: bool = False, clip: float | None = None,
-    filled: bool = True, ax: Axes | None = None,
+    surface: Any, *, levels: int = 30, log: bool = False, clip: float | None = None, filled: bool = True,
+    ax: Axes | None = None,
 ) -> Axes:  # fmt: skip
-    """Contour lines (over a filled contour) of a 2-D surface (Li et al. 2018, Fig. 5)."""
-    raise NotImplementedError
+    """Contour lines over a filled contour of a 2-D surface (Li et al. 2018, Fig. 5)."""
+    ax, surface = _axes(ax), _surface(surface)
+    a, b = _grid(surface)
+    z = _values(surface, log, clip)
+    if filled:
+        filled_cs = ax.contourf(a, b, z, levels=levels, cmap="viridis")
+        ax.figure.colorbar(filled_cs, ax=ax, label=_zlabel(log))
+    ax.contour(a, b, z, levels=levels, colors="k" if filled else None, linewidths=0.5, alpha=0.6)
+    ax.plot(0, 0, "w+" if filled else "k+", markersize=10)
+    ax.set(
+        xlabel="a (direction 1)", ylabel="b (direction 2)", aspect="equal", title=surface.meta.get("label")
+    )
+    return ax
 
 
 def plot_landscape_3d(
     surface: Any, *, log: bool = False, clip: float | None = None, ax: Axes | None = None
 ) -> Axes:
-    """3-D surface plot of a 2-D surface; `ax` must be a 3-D Axes when given."""
-    raise NotImplementedError
+    """3-D view of a 2-D surface (Li et al. 2018, Fig. 1); `ax` must be a 3-D Axes when given."""
+    surface = _surface(surface)
+    if ax is None:
+        ax = plt.figure().add_subplot(projection="3d")
+    a, b = _grid(surface)
+    ax.plot_surface(a, b, _values(surface, log, clip), cmap="viridis", linewidth=0, antialiased=True)
+    ax.set(xlabel="a", ylabel="b", zlabel=_zlabel(log), title=surface.meta.get("label"))
+    return ax
 
 
 def plot_landscape_slices(
     surface: Any, *, at: float = 0.0, log: bool = False, clip: float | None = None, ax: Axes | None = None
 ) -> Axes:
-    """1-D curves: a 1-D surface as is, or the two axis slices of a 2-D surface through b = at / a = at."""
-    raise NotImplementedError
+    """1-D curves: a line or interpolation as is, or a 2-D surface's slices b = at and a = at."""
+    ax, surface = _axes(ax), _surface(surface)
+    z, label = _values(surface, log, clip), surface.meta.get("label")
+    prefix = f"{label}: " if label else ""
+    if surface.betas is None:
+        ax.plot(surface.alphas, z, marker=".", label=label)
+        xlabel = "t" if surface.meta.get("kind") == "interpolation" else "a"
+    else:
+        j, i = np.abs(surface.betas - at).argmin(), np.abs(surface.alphas - at).argmin()
+        ax.plot(surface.alphas, z[:, j], label=f"{prefix}along a, b = {surface.betas[j]:.2f}")
+        ax.plot(surface.betas, z[i, :], "--", label=f"{prefix}along b, a = {surface.alphas[i]:.2f}")
+        xlabel = "step along the direction"
+    ax.set(xlabel=xlabel, ylabel=_zlabel(log))
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend()
+    return ax
 
 
 def plot_lesion(records: list[dict], *, hue: str = "model", ax: Axes | None = None) -> Axes:
-    """Accuracy after deleting each block, baseline as a dashed line (Veit et al. 2016, Fig. 3)."""
-    raise NotImplementedError
+    """Accuracy after deleting each single block, baselines dashed (Veit et al. 2016, Fig. 3)."""
+    ax = _axes(ax)
+    df, hue = _frame(records, hue)
+    removed = df[df["block"] >= 0]
+    sns.barplot(data=removed, x="block", y="accuracy", hue=hue, ax=ax)
+    models = removed[hue].unique() if hue else [None]
+    for color, model in zip(sns.color_palette(n_colors=len(models)), models):
+        base = df[(df["block"] < 0) & ((df[hue] == model) if hue else True)]["accuracy"]
+        if len(base):
+            ax.axhline(float(base.iloc[0]), ls="--", color=color, lw=1)
+    ax.set(xlabel="deleted block", ylabel="test accuracy", ylim=(0, 1))
+    return ax
 
 
-def plot_shattering(records: list[dict], *, y: str = "autocorr", hue: str = "model", ax: Axes | None = None) -> Axes:
-    """Gradient autocorrelation against lag (Balduzzi et al. 2017, Fig. 2)."""
-    raise NotImplementedError
+def plot_shattering(
+    records: list[dict], *, y: str = "autocorr", hue: str = "model", ax: Axes | None = None
+) -> Axes:
+    """Correlation of gradients against the distance between inputs (Balduzzi et al. 2017, Fig. 2)."""
+    ax = _axes(ax)
+    df, hue = _frame(records, hue)
+    sns.lineplot(data=df, x="lag", y=y, hue=hue, ax=ax)
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set(xlabel="lag (neighbouring inputs apart)", ylabel=y)
+    return ax
 
 
-def plot_eigenvalues(records: list[dict], *, y: str = "top_eigenvalue", ax: Axes | None = None) -> Axes:
-    """Bars of a sharpness measure (top Hessian eigenvalue or trace), one per model."""
-    raise NotImplementedError
+def plot_eigenvalues(
+    records: list[dict], *, y: str = "top_eigenvalue", log: bool = False, ax: Axes | None = None
+) -> Axes:
+    """Bars of a sharpness measure (top Hessian eigenvalue or trace), one per model (Li et al. 2018)."""
+    ax = _axes(ax)
+    df, _ = _frame(records, "model")
+    sns.barplot(data=df, x="model", y=y, hue="model", legend=False, ax=ax)
+    if log:
+        ax.set_yscale("log")
+    ax.set(xlabel="", ylabel={"top_eigenvalue": "top Hessian eigenvalue", "trace": "Hessian trace"}.get(y, y))
+    return ax
 
 
 def save_figure(fig: Figure, name: str, directory: str | Path = "figures") -> Path:
-    """Write `directory/name.png` (and `.svg`), creating the folder; return the PNG path."""
-    raise NotImplementedError
+    """Write `directory/name.png` (150 dpi) and `directory/name.svg`, creating the folder; return the PNG."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    png = directory / f"{name}.png"
+    fig.savefig(png, dpi=150, bbox_inches="tight")
+    fig.savefig(png.with_suffix(".svg"), bbox_inches="tight")
+    return png

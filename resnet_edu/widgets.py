@@ -6,28 +6,119 @@ every explorer returns a matplotlib Figure of its default view instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 from matplotlib.figure import Figure
+
+from . import plots
+from .data import synthetic_cifar
+from .models import cifar_resnet
+from .probes import activation_grad_norms, as_tensors
 
 
 def widgets_available() -> bool:
-    """True inside a running IPython kernel with ipywidgets importable."""
-    raise NotImplementedError
+    """True inside a running IPython kernel (Jupyter, Colab) with ipywidgets importable."""
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _explorer(
+    defaults: dict[str, Any], make_controls: Callable[[], dict[str, Any]], draw: Callable[..., Figure],
+    static: bool | None,
+) -> Any:  # fmt: skip
+    """Widgets from `make_controls()` (name -> widget) redrawing `draw(**values)` below them; where
+    widgets cannot render (or `static`), the Figure `draw(**defaults)`."""
+    if static or (static is None and not widgets_available()):
+        return draw(**defaults)
+    import ipywidgets as W
+    from IPython.display import display
+
+    controls, out = make_controls(), W.Output()
+
+    def update(_: Any = None) -> None:
+        with out:
+            out.clear_output(wait=True)
+            fig = draw(**{k: w.value for k, w in controls.items()})
+            display(fig)
+            plt.close(fig)
+
+    for w in controls.values():
+        w.observe(update, names="value")
+    update()
+    return W.VBox([W.HBox(list(controls.values())), out])
 
 
 def gradient_explorer(
-    depths: tuple[int, ...] = (8, 14, 20, 32, 44, 56), *, width: int = 4, batch_size: int = 32,
-    seed: int = 0, data: Any = None, static: bool | None = None,
+    depths: tuple[int, ...] = (8, 14, 20, 32, 44, 56), *, width: int = 4, batch_size: int = 32, seed: int = 0,
+    data: Any = None, static: bool | None = None,
 ) -> Any:  # fmt: skip
-    """A depth slider redrawing ||dL/dx_l|| per block for plainN and resnetN at initialisation.
+    """A depth slider redrawing ||dL/dx_l|| per block for plain and residual CIFAR nets at initialisation.
 
-    `data`: an ImageSet or (x, y); default a small `synthetic_cifar` batch. `static=True` forces the
-    fallback figure (of the first depth... the deepest); None decides by `widgets_available()`.
+    Depths are 6n+2 (He et al. 2015, Sec. 4.2). `data`: an ImageSet or (x, y); default a batch of
+    `synthetic_cifar`. `static=True` forces the fallback figure (the deepest net); None decides by
+    `widgets_available()`.
     """
-    raise NotImplementedError
+    x, y = as_tensors(data if data is not None else synthetic_cifar(-(-batch_size // 10), seed=seed))
+    x, y = x[:batch_size], y[:batch_size]
+    cache: dict[int, list[dict]] = {}
+
+    def draw(depth: int) -> Figure:
+        if depth not in cache:
+            cache[depth] = []
+            for shortcut, name in ((False, "plain"), (True, "resnet")):
+                torch.manual_seed(seed)
+                model = cifar_resnet(depth, width=width, shortcut=shortcut)
+                cache[depth] += activation_grad_norms(model, x, y, label=f"{name}-{depth}")
+        fig, ax = plt.subplots()
+        plots.plot_gradient_norms(cache[depth], ax=ax)
+        ax.set_title(f"||dL/dx_l|| at initialisation, depth {depth}")
+        return fig
+
+    def make() -> dict[str, Any]:
+        import ipywidgets as W
+
+        return {"depth": W.SelectionSlider(options=list(depths), value=depths[-1], description="depth")}
+
+    return _explorer({"depth": depths[-1]}, make, draw, static)
 
 
 def landscape_viewer(surface: Any, *, static: bool | None = None) -> Any:
-    """Slice position, log scale and clipping controls over a 2-D `Surface` (or a saved `.npz` path)."""
-    raise NotImplementedError
+    """Slice position, log scale and clipping over a `Surface` (or a saved `.npz` path): contour with the
+    slice marked, beside the 1-D slices through it (Li et al. 2018, Figs. 3 and 5)."""
+    surface = plots._surface(surface)
+    lo, hi = float(np.min(surface.loss)), float(np.max(surface.loss))
+    positions = [round(float(b), 4) for b in (surface.betas if surface.betas is not None else [0.0])]
+    at0 = min(positions, key=abs)
+
+    def draw(at: float, log: bool, clip: float) -> Figure:
+        clip = None if clip >= hi else clip
+        if surface.betas is None:
+            fig, ax = plt.subplots()
+            plots.plot_landscape_slices(surface, log=log, clip=clip, ax=ax)
+            return fig
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+        plots.plot_landscape_contour(surface, log=log, clip=clip, ax=left)
+        left.axhline(at, color="w", ls="--")
+        left.axvline(at, color="w", ls=":")
+        plots.plot_landscape_slices(surface, at=at, log=log, clip=clip, ax=right)
+        return fig
+
+    def make() -> dict[str, Any]:
+        import ipywidgets as W
+
+        return {
+            "at": W.SelectionSlider(options=positions, value=at0, description="slice at"),
+            "log": W.Checkbox(value=False, description="log scale"),
+            "clip": W.FloatSlider(value=hi, min=lo, max=hi, step=(hi - lo) / 100 or 1.0, description="clip"),
+        }
+
+    return _explorer({"at": at0, "log": False, "clip": hi}, make, draw, static)

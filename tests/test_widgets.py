@@ -1,0 +1,48 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from resnet_edu import widgets  # noqa: E402
+from resnet_edu.landscape import Surface  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread_and_close():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+    plt.close("all")
+
+
+def test_no_kernel_here():
+    assert not widgets.widgets_available()  # plain pytest: no IPython kernel
+
+
+def test_gradient_explorer_falls_back_to_a_figure(tmp_path):
+    fig = widgets.gradient_explorer(depths=(8, 14), width=2, batch_size=4)
+    assert isinstance(fig, Figure) and len(fig.axes[0].get_lines()) >= 2
+    fig.savefig(tmp_path / "g.png")
+    assert (tmp_path / "g.png").stat().st_size > 0
+
+
+def test_landscape_viewer_falls_back_to_a_figure():
+    grid = np.linspace(-1, 1, 5)
+    plane = Surface(grid, 1 + np.add.outer(grid**2, grid**2), np.zeros((5, 5)), grid, {})
+    assert isinstance(widgets.landscape_viewer(plane), Figure)
+    line = Surface(grid, 1 + grid**2, np.zeros(5), None, {})
+    assert isinstance(widgets.landscape_viewer(line, static=True), Figure)
+
+
+def test_widgets_build_when_asked(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    monkeypatch.setattr(widgets, "widgets_available", lambda: True)
+    grid = np.linspace(-1, 1, 3)
+    box = widgets.landscape_viewer(Surface(grid, np.ones((3, 3)), np.zeros((3, 3)), grid, {}))
+    assert type(box).__name__ == "VBox"
