@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -87,9 +88,15 @@ def train_models(names: list[str], args: argparse.Namespace) -> list:
     for name in names:
         model = build_model(name)
         h = fit(model, train, test, cfg, checkpoint=out / f"{name}.pt", resume=args.resume, name=name)
-        h.save(out / f"{name}.json")
+        if is_rank0():
+            h.save(out / f"{name}.json")
         histories.append(h)
     return histories
+
+
+def is_rank0() -> bool:
+    """True unless this is a non-zero rank under torchrun, which trains but writes and prints nothing."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def print_summary(histories: list, as_json: bool) -> None:
@@ -108,12 +115,16 @@ def print_summary(histories: list, as_json: bool) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    print_summary(train_models([args.model], args), args.json)
+    histories = train_models([args.model], args)
+    if is_rank0():
+        print_summary(histories, args.json)
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
     figures = writable_dir(args.figures)
     histories = train_models(args.models, args)
+    if not is_rank0():
+        return
     import matplotlib
 
     matplotlib.use("Agg")  # files only; no window from the command line
@@ -135,7 +146,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from . import bench
 
     if args.target == "train":
-        kw = {"models": tuple(args.models), "steps": args.steps, "warmup": args.warmup, "data": args.data}
+        kw = {"models": tuple(args.models), "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds,
+              "data": args.data}  # fmt: skip
         result = bench.bench_train(device=args.device or "auto", seed=args.seed, **kw)
     else:
         result = bench.bench_landscape(device=args.device or "cpu", grid=args.grid, n_images=args.n_images,
@@ -202,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--warmup", type=int, help="train: untimed steps first (default 1 on the CPU, 10 on a GPU)"
     )
+    p.add_argument("--rounds", type=int, default=2, help="train: alternating rounds, best kept (default 2)")
     p.add_argument("--data", metavar="PATH", help="train: CIFAR-10 instead of synthetic images")
     p.add_argument("--grid", type=int, default=11, help="landscape: points per axis")
     p.add_argument("--n-images", type=int, default=512, help="landscape: images the loss is averaged over")

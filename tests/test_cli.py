@@ -127,4 +127,5 @@ def test_bench_train_times_both_paths():
     (row,) = result["results"]
     assert row["model"] == "simplecnn" and row["ours_images_per_s"] > 0 and row["reference_images_per_s"] > 0
     assert row["ratio"] == pytest.approx(row["ours_images_per_s"] / row["reference_images_per_s"])
+    assert len(row["ours_runs"]) == len(row["reference_runs"]) == 2  # alternating rounds, best kept
     assert result["device"] == "cpu" and result["torch"] == str(torch.__version__)
