@@ -60,7 +60,8 @@ def load_data(args: argparse.Namespace):
 
     if args.synthetic:
         n = args.subset or 500
-        print(f"note: synthetic CIFAR-shaped data ({n} images per class), not CIFAR-10", file=sys.stderr)
+        if is_rank0():
+            print(f"note: synthetic CIFAR-shaped data ({n} images per class), not CIFAR-10", file=sys.stderr)
         return synthetic_cifar(n, seed=args.seed or 0), synthetic_cifar(
             min(n, 1000), seed=(args.seed or 0) + 1
         )
