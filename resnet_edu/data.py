@@ -66,7 +66,7 @@ def load_cifar10(
     """
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r}; use 'train' or 'test'")
-    root = root or os.environ.get("RESNET_EDU_DATA")
+    root = root or os.environ.get("RESNET_EDU_DATA") or None  # an empty variable means unset
     if root is None:
         if not download:
             raise DataError(f"no CIFAR-10 source given: {HOW_TO_GET}")
@@ -231,7 +231,9 @@ def synthetic_cifar(n_per_class: int = 100, *, num_classes: int = 10, size: int 
 
 
 def check_labels(data: ImageSet) -> None:
-    """Raise `DataError` when a label falls outside 0..len(classes)-1."""
+    """Raise `DataError` when the set is empty or a label falls outside 0..len(classes)-1."""
+    if len(data.labels) == 0:
+        raise DataError("the dataset is empty")
     lo, hi = int(data.labels.min()), int(data.labels.max())
     if lo < 0 or hi >= len(data.classes):
         raise DataError(f"labels must lie in 0..{len(data.classes) - 1}, found {lo}..{hi}")

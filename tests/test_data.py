@@ -219,6 +219,17 @@ def test_wrong_size_empty_class_missing_class_and_corrupt_image(tmp_path):
         load_cifar10(root)
 
 
+def test_empty_variable_means_no_source(monkeypatch):
+    monkeypatch.setenv("RESNET_EDU_DATA", "")
+    with pytest.raises(DataError, match="no CIFAR-10 source"):
+        load_cifar10()
+
+
+def test_empty_set_is_refused():
+    with pytest.raises(DataError, match="empty"):
+        DeviceLoader(ImageSet(torch.zeros(0, 3, 32, 32, dtype=torch.uint8), torch.zeros(0, dtype=torch.long)))
+
+
 def test_labels_out_of_range_are_refused():
     bad = ImageSet(torch.zeros(2, 3, 32, 32, dtype=torch.uint8), torch.tensor([0, 10]))
     with pytest.raises(DataError, match="0..9, found 0..10"):
