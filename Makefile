@@ -4,6 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
+# Use the offline CIFAR-10 copy beside the clone when there is one (else lessons try a download).
+SHARED_DATA := $(wildcard $(CURDIR)/../shared/data/cifar10-jpeg.tar.gz)
+ifneq ($(SHARED_DATA),)
+export RESNET_EDU_DATA ?= $(abspath $(SHARED_DATA))
+endif
+
 .PHONY: lessons test lint setup clean
 
 setup: $(VENV)/.installed

@@ -5,6 +5,7 @@ python -m resnet_edu train --model resnet18 --epochs 30 --out runs/r18 [--subset
 python -m resnet_edu compare resnet18 simplecnn --epochs 30 --out runs/cmp [--figures figures]
 python -m resnet_edu bench train [--models resnet18 simplecnn --steps 3 --json]
 python -m resnet_edu bench landscape [--grid 11 --n-images 512 --json]
+python -m resnet_edu lessons [01 05 ...] [--full] [--out executed]
 """
 
 from __future__ import annotations
@@ -169,6 +170,20 @@ def cmd_bench(args: argparse.Namespace) -> None:
             print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
 
 
+def cmd_lessons(args: argparse.Namespace) -> None:
+    from .course import run_lessons, setting
+
+    full = True if args.full else (False if args.quick else None)
+    mode = {True: "full", False: "quick", None: setting().name}[full]
+    print(f"executing lessons headless ({mode} setting); executed copies go to {args.out}/", file=sys.stderr)
+    try:
+        records = run_lessons(args.names or None, out=args.out, full=full, timeout=args.timeout)
+    except RuntimeError as e:  # a failing cell: one line naming the lesson and the error
+        raise ValueError(str(e)) from None
+    for r in records:
+        print(f"{r['lesson']:<32}{r['seconds']:>8.1f} s")
+
+
 def add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, required=True, help="passes over the training set")
     p.add_argument(
@@ -222,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("lessons", help="execute the lesson notebooks headless (refreshes figures/)")
+    p.add_argument("names", nargs="*", help="lessons to run, by number or name prefix (default: all)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--full", action="store_true", help="the paper-scale setting (default on a GPU)")
+    group.add_argument("--quick", action="store_true", help="the quick setting (default on a CPU)")
+    p.add_argument("--out", default="executed", help="folder for the executed copies (default executed/)")
+    p.add_argument("--timeout", type=int, default=3600, help="seconds one cell may run (default 3600)")
+    p.set_defaults(func=cmd_lessons)
     return parser
 
 

@@ -129,3 +129,9 @@ def test_bench_train_times_both_paths():
     assert row["ratio"] == pytest.approx(row["ours_images_per_s"] / row["reference_images_per_s"])
     assert len(row["ours_runs"]) == len(row["reference_runs"]) == 2  # alternating rounds, best kept
     assert result["device"] == "cpu" and result["torch"] == str(torch.__version__)
+
+
+def test_unknown_lesson_gives_one_error_line(capsys, tmp_path):
+    code, out, err = run(capsys, "lessons", "09", "--out", str(tmp_path))
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1].startswith("error: unknown lesson '09'")
