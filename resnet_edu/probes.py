@@ -61,10 +61,6 @@ def _skip(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return x if block.shortcut else torch.zeros((), dtype=x.dtype, device=x.device)
 
 
-def _label(row: Record, label: str | None) -> Record:
-    return {"model": label, **row}
-
-
 # ---- gradients ------------------------------------------------------------------------------
 
 
@@ -88,8 +84,8 @@ def weight_grad_norms(
         kind = "weight" if p.dim() >= 2 else "bias/norm"
         layer += kind == "weight"
         norm = 0.0 if g is None else float(g.norm())
-        rows.append(_label(dict(index=i, layer=max(layer, 0), name=name, kind=kind, numel=p.numel(),
-                                grad_norm=norm), label))  # fmt: skip
+        row = dict(index=i, layer=max(layer, 0), name=name, kind=kind, numel=p.numel(), grad_norm=norm)
+        rows.append(dict(model=label, **row))
     return rows
 
 
@@ -120,12 +116,10 @@ def activation_grad_norms(
         for h in handles:
             h.remove()
     labels = [names[b] for b in blocks] + [f"{names[blocks[-1]]}.out"]
+    norms = [float(g.norm()) for g in grads]
     return [
-        _label(
-            dict(block=i, name=n, grad_norm=float(g.norm()), grad_rms=float(g.norm()) / g.numel() ** 0.5),
-            label,
-        )
-        for i, (n, g) in enumerate(zip(labels, grads))
+        dict(model=label, block=i, name=n, grad_norm=v, grad_rms=v / g.numel() ** 0.5)
+        for i, (n, v, g) in enumerate(zip(labels, norms, grads))
     ]
 
 
@@ -149,7 +143,7 @@ def forward_stats(
         stats = dict(
             var_x=var(xl), var_branch=var(block.branch(xl)), var_skip=var(_skip(block, xl)), var_out=var(out)
         )
-        rows.append(_label(dict(block=len(rows), name=names[block], **stats), label))
+        rows.append(dict(model=label, block=len(rows), name=names[block], **stats))
 
     handles = []
     try:
@@ -189,7 +183,7 @@ def gradient_shattering(
     for k in range(min(max_lag, n_points - 1) + 1):
         auto = (s[: n_points - k] * s[k:]).mean() / (s.pow(2).mean() + 1e-30)
         cos = (unit[: n_points - k] * unit[k:]).sum(1).mean()
-        rows.append(_label(dict(lag=k, autocorr=float(auto), cosine=float(cos)), label))
+        rows.append(dict(model=label, lag=k, autocorr=float(auto), cosine=float(cos)))
     return rows
 
 
@@ -238,8 +232,8 @@ def lesion_study(
     with preserved(model, False):
         acc, loss = _accuracy(model, x, y, batch_size)
         rows.append(
-            _label(
-                dict(block=-1, name="baseline", removed=False, skipped=False, accuracy=acc, loss=loss), label
+            dict(
+                model=label, block=-1, name="baseline", removed=False, skipped=False, accuracy=acc, loss=loss
             )
         )
         for i, block in enumerate(residual_blocks(model)):
@@ -249,9 +243,9 @@ def lesion_study(
                 acc, loss = _accuracy(model, x, y, batch_size)
             finally:
                 handle.remove()
-            row = dict(block=i, name=names[block], removed=not state["skipped"], skipped=state["skipped"],
-                       accuracy=acc, loss=loss)  # fmt: skip
-            rows.append(_label(row, label))
+            skipped = state["skipped"]
+            rows.append(dict(model=label, block=i, name=names[block], removed=not skipped, skipped=skipped,
+                             accuracy=acc, loss=loss))  # fmt: skip
     return rows
 
 
@@ -327,4 +321,4 @@ def sharpness(
     trace = hessian_trace(model, x, y, loss_fn=loss_fn, n_samples=n_samples, seed=seed, train=train)
     with preserved(model, train), torch.no_grad():
         loss = float(loss_fn(model(x), y))
-    return _label(dict(top_eigenvalue=top, trace=trace, loss=loss, seed=seed, n_samples=n_samples), label)
+    return dict(model=label, top_eigenvalue=top, trace=trace, loss=loss, seed=seed, n_samples=n_samples)
