@@ -152,10 +152,13 @@ def plot_landscape_slices(
 
 
 def plot_lesion(records: list[dict], *, hue: str = "model", ax: Axes | None = None) -> Axes:
-    """Accuracy after deleting each single block, baselines dashed (Veit et al. 2016, Fig. 3)."""
+    """Accuracy after deleting each single block, baselines dashed, `skipped` blocks left out (Veit et al.
+    2016, Fig. 3)."""
     ax = _axes(ax)
     df, hue = _frame(records, hue)
-    removed = df[df["block"] >= 0]
+    removed = df[df["block"] >= 0].copy()
+    if "skipped" in removed:  # a plain block that changes shape was not deleted: leave its bar out
+        removed.loc[removed["skipped"].astype(bool), "accuracy"] = np.nan
     sns.barplot(data=removed, x="block", y="accuracy", hue=hue, ax=ax)
     models = removed[hue].unique() if hue else [None]
     for color, model in zip(sns.color_palette(n_colors=len(models)), models):
