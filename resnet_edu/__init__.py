@@ -1,7 +1,16 @@
 """resnet_edu: the companion library of the resnet-edu course on deep residual learning.
 
-Modules, one idea each: `blocks` (residual blocks), `models` (networks and the name registry),
-`data` (CIFAR-10 sources and the on-device loader).
+Modules, one idea each, in reading order:
+  blocks       residual blocks and their variants (shortcut on/off, option A/B, Fig. 4 placements)
+  models       networks built from the blocks, the name registry, parameter and MAC counts
+  data         CIFAR-10 sources, the uint8 cache, the on-device loader with batched augmentation
+  train        TrainConfig, fit, evaluate, History, checkpoints, DistributedDataParallel
+  probes       gradient and activation measurements, lesions, Hessian sharpness
+  landscape    filter-normalised directions and loss surfaces (Li et al. 2018)
+  plots        the course's figures; widgets: ipywidgets explorers with static fallbacks
+  experiments  the small experiments the lessons run
+  course       quick/full setting, lesson data, running the notebooks headless
+  bench        benchmarks against the usual tutorial tools; cli: argument parsing only
 """
 
 from .blocks import MLPBlock, ResidualBlock
