@@ -51,7 +51,8 @@ def train_config(args: argparse.Namespace):
     from .train import TrainConfig
 
     given = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
-             "device": args.device, "schedule": args.schedule}  # fmt: skip
+             "device": args.device, "schedule": args.schedule,
+             "channels_last": args.channels_last or None, "compile": args.compile or None}  # fmt: skip
     return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
@@ -198,6 +199,8 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--synthetic", action="store_true", help="synthetic CIFAR-shaped data instead of CIFAR-10")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--seed", type=int, help="seed for shuffling and augmentation (default 0)")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory layout (faster on GPUs)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU: faster epochs)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
