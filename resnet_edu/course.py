@@ -123,7 +123,9 @@ def run_lessons(
             except CellExecutionError as e:
                 nbformat.write(nb, out / f"{name}.ipynb")
                 why = f"{e.ename}: {e.evalue}"
-                raise RuntimeError(f"lesson {name} failed: {why} (executed copy: {out / name}.ipynb)") from None
+                raise RuntimeError(
+                    f"lesson {name} failed: {why} (executed copy: {out / name}.ipynb)"
+                ) from None
             nbformat.write(nb, out / f"{name}.ipynb")
             records.append({"lesson": name, "seconds": round(time.perf_counter() - start, 1)})
     finally:

@@ -16,9 +16,9 @@ import hashlib
 import os
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
@@ -90,7 +90,9 @@ def _load_torchvision(root: Path, split: str, download: bool) -> ImageSet:
     try:
         ds = CIFAR10(str(root), train=split == "train", download=download)
     except Exception as e:  # network errors come in many types; each gets the same advice
-        raise DataError(f"could not get CIFAR-10 via torchvision ({type(e).__name__}): {HOW_TO_GET}") from None
+        raise DataError(
+            f"could not get CIFAR-10 via torchvision ({type(e).__name__}): {HOW_TO_GET}"
+        ) from None
     images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 32, 32, 3) -> (N, 3, 32, 32)
     return ImageSet(images, torch.tensor(ds.targets, dtype=torch.long), tuple(ds.classes))
 
@@ -206,13 +208,17 @@ def balanced_subset(data: ImageSet, n_per_class: int, *, seed: int = 0) -> Image
     for c in range(len(data.classes)):
         idx = torch.nonzero(data.labels == c).flatten()
         if len(idx) < n_per_class:
-            raise DataError(f"class {data.classes[c]!r} has {len(idx)} images, fewer than {n_per_class} asked")
+            raise DataError(
+                f"class {data.classes[c]!r} has {len(idx)} images, fewer than {n_per_class} asked"
+            )
         picks.append(idx[torch.randperm(len(idx), generator=g)[:n_per_class]])
     idx = torch.cat(picks).sort().values
     return ImageSet(data.images[idx], data.labels[idx], data.classes)
 
 
-def synthetic_cifar(n_per_class: int = 100, *, num_classes: int = 10, size: int = 32, seed: int = 0) -> ImageSet:
+def synthetic_cifar(
+    n_per_class: int = 100, *, num_classes: int = 10, size: int = 32, seed: int = 0
+) -> ImageSet:
     """CIFAR-shaped uint8 images a network can learn: each class a smooth colour pattern plus noise.
 
     For tests and for lessons run where no CIFAR-10 can be had (they say so with a banner).
@@ -220,7 +226,9 @@ def synthetic_cifar(n_per_class: int = 100, *, num_classes: int = 10, size: int 
     g = torch.Generator().manual_seed(seed)
     # One low-frequency template per class: a 4x4 colour grid upsampled to size x size.
     coarse = torch.rand(num_classes, 3, 4, 4, generator=g)
-    templates = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+    templates = torch.nn.functional.interpolate(
+        coarse, size=(size, size), mode="bilinear", align_corners=False
+    )
     labels = torch.arange(num_classes).repeat_interleave(n_per_class)
     noise = 0.25 * torch.randn(len(labels), 3, size, size, generator=g)
     shift = 0.2 * (torch.rand(len(labels), 1, 1, 1, generator=g) - 0.5)  # brightness jitter

@@ -9,8 +9,8 @@ Every named model is a one-line builder over it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import torch
 from torch import nn

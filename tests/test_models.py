@@ -2,7 +2,15 @@ import pytest
 import torch
 
 from resnet_edu.blocks import PLACEMENTS, PadShortcut, ResidualBlock
-from resnet_edu.models import MLP, build_model, cifar_resnet, count_macs, count_params, model_names, residual_blocks
+from resnet_edu.models import (
+    MLP,
+    build_model,
+    cifar_resnet,
+    count_macs,
+    count_params,
+    model_names,
+    residual_blocks,
+)
 
 # He et al. 2015, Table 6 (option A shortcuts), in millions of parameters.
 PAPER_PARAMS = {"resnet20": 0.27, "resnet32": 0.46, "resnet44": 0.66, "resnet56": 0.85, "resnet110": 1.7}
@@ -23,7 +31,9 @@ def test_every_model_forward_and_backward(name):
 
 @pytest.mark.parametrize("name,millions", PAPER_PARAMS.items())
 def test_param_counts_match_paper_table6(name, millions):
-    assert round(count_params(build_model(name)) / 1e6, 2) == pytest.approx(millions, abs=0.005 if millions < 1 else 0.05)
+    assert round(count_params(build_model(name)) / 1e6, 2) == pytest.approx(
+        millions, abs=0.005 if millions < 1 else 0.05
+    )
 
 
 def test_resnet20_exact_count_and_resnet18_scale():
