@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ResidualBlock
-from .data import DeviceLoader, ImageSet
+from .data import DeviceLoader, ImageSet, normalize
 from .models import MLP, ResNet, cifar_resnet, count_params, residual_blocks
 from .probes import activation_grad_norms, forward_stats
 from .train import (
@@ -77,6 +77,12 @@ def by_model(records: list[Record], key: str = "model") -> dict[str, list[Record
     for r in records:
         groups.setdefault(r[key], []).append(r)
     return groups
+
+
+def as_batch(data: ImageSet, n: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded random batch of `n` normalised images (n, 3, H, W) and labels (n,) for the probes."""
+    idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:n]
+    return normalize(data.images[idx]), data.labels[idx]
 
 
 def mlp(depth: int, *, width: int = 128, head_norm: bool = True, **kw) -> nn.Module:
@@ -337,7 +343,9 @@ def traced_fit(
 
     Returns (History, trace). Trace rows: model, step, epoch, lr, loss, group ("total" or a stage),
     grad_norm, weight_norm. A NaN/inf loss stops training instead of raising: the History's meta then
-    says diverged=True and diverged_step, and the trace ends with that step (loss = nan).
+    says diverged=True and diverged_step (the first recorded step, or the epoch's last step, that saw it),
+    and the trace ends there (loss = nan). The loss is read only on recorded steps, so a large `every`
+    keeps the GPU pipeline as unsynchronised as `fit`'s.
     """
     device = cfg.resolved_device()
     torch.manual_seed(cfg.seed)
@@ -363,7 +371,7 @@ def traced_fit(
                 model, optimizer, x, y, lr=lr, label_smoothing=cfg.label_smoothing, autocast=autocast
             )
             sums += s
-            if step % every == 0 or not math.isfinite(float(s[0])):
+            if step % every == 0:  # the only host-device sync of the loop (a NaN persists until then)
                 loss = float(s[0] / s[2])
                 norms = {g: _norms(ps) for g, ps in groups.items()}
                 norms["total"] = _norms([p for ps in groups.values() for p in ps])
@@ -375,6 +383,8 @@ def traced_fit(
                     break
             step += 1
         loss_sum, correct, count = sums.tolist()
+        if not math.isfinite(loss_sum) and not history.meta["diverged"]:
+            history.meta.update(diverged=True, diverged_step=step - 1)
         rec = dict(epoch=epoch + 1, train_loss=loss_sum / count, train_acc=correct / count,
                    test_loss=None, test_acc=None, lr=lr, time=0.0,
                    images_per_s=count / (time.perf_counter() - t0))  # fmt: skip

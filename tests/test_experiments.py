@@ -95,6 +95,15 @@ def test_train_models_tidy_rows_and_grouping():
     assert again[-1]["train_loss"] == rows[1]["train_loss"]
 
 
+def test_as_batch_is_seeded_normalised_and_mixes_classes():
+    data = synthetic_cifar(5, seed=0)
+    x, y = ex.as_batch(data, 20, seed=3)
+    x2, y2 = ex.as_batch(data, 20, seed=3)
+    assert x.shape == (20, 3, 32, 32) and x.dtype == torch.float32
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    assert len(set(y.tolist())) > 3
+
+
 def test_downsample_averages_pixels():
     data = synthetic_cifar(1, seed=0)
     small = ex.downsample(data, 16)
@@ -159,10 +168,13 @@ def test_traced_fit_stops_and_reports_divergence_instead_of_raising():
     data = synthetic_cifar(4)
     cfg = TrainConfig(epochs=3, batch_size=20, lr=1e6, schedule="constant", augment=False)
     torch.manual_seed(0)
-    hist, trace = ex.traced_fit(cifar_resnet(8, width=4, norm=False), data, None, cfg, every=5)
+    hist, trace = ex.traced_fit(cifar_resnet(8, width=4, norm=False), data, None, cfg, every=1)
     assert hist.meta["diverged"] is True
     assert math.isnan(trace[-1]["loss"]) or math.isinf(trace[-1]["loss"])
     assert trace[-1]["step"] == hist.meta["diverged_step"]
+    torch.manual_seed(0)  # recording every 5 steps (2 per epoch here): caught at the end of the epoch
+    hist, _ = ex.traced_fit(cifar_resnet(8, width=4, norm=False), data, None, cfg, every=5)
+    assert hist.meta["diverged"] is True and len(hist.records) <= 2
 
 
 def test_grad_flow_summary_on_a_hand_made_trace():
