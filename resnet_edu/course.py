@@ -107,9 +107,10 @@ def run_lessons(
     chosen = [lesson for lesson in known if any(lesson.startswith(n) for n in names)]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    env_before = os.environ.get("RESNET_EDU_FULL")
+    env_before = dict(os.environ)
     if full is not None:
         os.environ["RESNET_EDU_FULL"] = "1" if full else "0"
+    os.environ["RESNET_EDU_HEADLESS"] = "1"  # widgets fall back to static figures in the copies
     records = []
     try:
         for name in tqdm(chosen, desc="lessons", disable=not progress):
@@ -129,9 +130,6 @@ def run_lessons(
             nbformat.write(nb, out / f"{name}.ipynb")
             records.append({"lesson": name, "seconds": round(time.perf_counter() - start, 1)})
     finally:
-        if full is not None:
-            if env_before is None:
-                os.environ.pop("RESNET_EDU_FULL", None)
-            else:
-                os.environ["RESNET_EDU_FULL"] = env_before
+        os.environ.clear()
+        os.environ.update(env_before)
     return records

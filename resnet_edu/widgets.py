@@ -6,6 +6,7 @@ every explorer returns a matplotlib Figure of its default view instead.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,13 @@ from .probes import activation_grad_norms, as_tensors
 
 
 def widgets_available() -> bool:
-    """True inside a running IPython kernel (Jupyter, Colab) with ipywidgets importable."""
+    """True inside a running IPython kernel (Jupyter, Colab) with ipywidgets importable.
+
+    False when RESNET_EDU_HEADLESS=1 (set by `course.run_lessons`): an executed copy keeps a
+    static figure, which a saved notebook can show, instead of a widget that needs a live kernel.
+    """
+    if os.environ.get("RESNET_EDU_HEADLESS") == "1":
+        return False
     try:
         import ipywidgets  # noqa: F401
         from IPython import get_ipython

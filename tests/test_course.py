@@ -1,3 +1,5 @@
+import os
+
 import nbformat
 import pytest
 import torch
@@ -34,7 +36,12 @@ def write_notebook(path, *sources):
 
 
 def test_run_lessons_executes_and_reports_failures(tmp_path):
-    write_notebook(tmp_path / "01_ok.ipynb", "x = 6 * 7", "assert x == 42")
+    write_notebook(
+        tmp_path / "01_ok.ipynb",
+        "x = 6 * 7",
+        "assert x == 42",
+        "from resnet_edu.widgets import widgets_available\nassert not widgets_available()",
+    )
     write_notebook(tmp_path / "02_bad.ipynb", "raise ValueError('learning rate must be positive')")
     out = tmp_path / "out"
     records = course.run_lessons(["01"], directory=tmp_path, out=out, progress=False)
@@ -44,5 +51,6 @@ def test_run_lessons_executes_and_reports_failures(tmp_path):
     with pytest.raises(RuntimeError, match="02_bad failed: ValueError: learning rate must be positive"):
         course.run_lessons(["02"], directory=tmp_path, out=out, progress=False)
     assert (out / "02_bad.ipynb").exists()
+    assert "RESNET_EDU_HEADLESS" not in os.environ  # the caller's environment is restored
     with pytest.raises(ValueError, match="unknown lesson '07'"):
         course.run_lessons(["07"], directory=tmp_path, out=out)
