@@ -45,7 +45,9 @@ def _explorer(
     """Widgets from `make_controls()` (name -> widget) redrawing `draw(**values)` below them; where
     widgets cannot render (or `static`), the Figure `draw(**defaults)`."""
     if static or (static is None and not widgets_available()):
-        return draw(**defaults)
+        fig = draw(**defaults)
+        plt.close(fig)  # returned for display once; closed so pyplot does not show it a second time
+        return fig
     import ipywidgets as W
     from IPython.display import display
 
