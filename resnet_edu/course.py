@@ -51,7 +51,13 @@ def setting() -> Setting:
 
 
 def project_dir(name: str) -> Path:
-    """`figures/` or `results/` of the clone when there is one, else of the working directory."""
+    """`figures/` or `results/` of the clone when there is one, else of the working directory.
+
+    RESNET_EDU_FIGURES moves `figures/` elsewhere (the tests do, so running them leaves the clone
+    clean); stored results are always read from the clone.
+    """
+    if name == "figures" and os.environ.get("RESNET_EDU_FIGURES"):
+        return Path(os.environ["RESNET_EDU_FIGURES"])
     base = ROOT if (ROOT / "pyproject.toml").exists() else Path.cwd()
     return base / name
 

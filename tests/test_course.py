@@ -30,6 +30,14 @@ def test_lesson_data_uses_the_real_copy(real_data_path):
     assert len(train) == 20 and len(test) == 10
 
 
+def test_output_folders_can_be_moved(monkeypatch, tmp_path):
+    monkeypatch.delenv("RESNET_EDU_FIGURES", raising=False)
+    assert course.project_dir("figures") == course.ROOT / "figures"
+    monkeypatch.setenv("RESNET_EDU_FIGURES", str(tmp_path))
+    assert course.project_dir("figures") == tmp_path
+    assert course.project_dir("results") == course.ROOT / "results"
+
+
 def write_notebook(path, *sources):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     nbformat.write(nb, path)
