@@ -15,6 +15,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def set_style() -> None:
@@ -70,6 +71,7 @@ def plot_training_curves(histories: Any, *, metric: str = "loss", ax: Axes | Non
                 name = f"{label} {split}" if label is not None else split
                 ax.plot(*zip(*pts), style, color=color, label=name)
     ax.set(xlabel="epoch", ylabel={"acc": "accuracy"}.get(metric, metric))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.legend()
     return ax
 

@@ -87,3 +87,15 @@ def test_lesion_shattering_and_eigenvalue_plots(tmp_path):
     written(plots.plot_shattering(shatter).figure, "shatter", tmp_path)
     eig = [{"model": "plain", "top_eigenvalue": 40.0}, {"model": "resnet", "top_eigenvalue": 4.0}]
     written(plots.plot_eigenvalues(eig, log=True).figure, "eig", tmp_path)
+
+
+def test_training_curves_have_whole_epoch_ticks():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from resnet_edu.plots import plot_training_curves
+
+    rows = [{"epoch": e, "train_loss": 2.0 / e, "test_loss": 2.1 / e} for e in (1, 2, 3)]
+    ax = plot_training_curves(rows)
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)
