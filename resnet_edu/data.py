@@ -81,7 +81,13 @@ def load_cifar10(
     if (path / "cifar-10-batches-py").is_dir():
         return _load_torchvision(path, split, download=False)
     folder = _find_split_dir(path, split)
-    return _cached(folder, lambda: read_image_folder(folder))
+    data = _cached(folder, lambda: read_image_folder(folder))
+    missing = [c for c in CLASSES if c not in data.classes]
+    if missing or len(data.classes) != len(CLASSES):
+        extra = [c for c in data.classes if c not in CLASSES]
+        found = f"missing {missing or 'none'}, unexpected {extra or 'none'}"
+        raise DataError(f"{str(folder)!r} is not CIFAR-10: class folders {found}")
+    return data
 
 
 def _load_torchvision(root: Path, split: str, download: bool) -> ImageSet:

@@ -1,5 +1,6 @@
 import io
 import os
+import shutil
 import tarfile
 
 import pytest
@@ -30,7 +31,7 @@ def save_image(img, path, **kw):
     Image.fromarray(img.permute(1, 2, 0).numpy()).save(path, **kw)
 
 
-def make_image_folder(root, classes=("cat", "dog", "frog"), n=3, size=32):
+def make_image_folder(root, classes=D.CLASSES, n=2, size=32):
     g = torch.Generator().manual_seed(0)
     for split in ("train", "test"):
         for c in classes:
@@ -130,12 +131,14 @@ def test_augmented_batches_keep_shape_and_value_range():
 def test_image_folder_and_its_archive_load_the_same(tmp_path):
     root = make_image_folder(tmp_path / "folder")
     from_dir = load_cifar10(root, split="train")
-    assert from_dir.classes == ("cat", "dog", "frog")
-    assert from_dir.images.shape == (9, 3, 32, 32) and from_dir.labels.tolist() == [0] * 3 + [1] * 3 + [2] * 3
+    assert from_dir.classes == D.CLASSES
+    assert from_dir.images.shape == (20, 3, 32, 32) and from_dir.labels.tolist() == [
+        i // 2 for i in range(20)
+    ]
     archive = make_tar(tmp_path / "c.tar.gz", root)
     from_tar = load_cifar10(archive, split="train")
     assert torch.equal(from_dir.images, from_tar.images)
-    assert len(load_cifar10(archive, split="test")) == 9
+    assert len(load_cifar10(archive, split="test")) == 20
 
 
 def test_decoded_set_is_cached(tmp_path, monkeypatch):
@@ -148,7 +151,7 @@ def test_decoded_set_is_cached(tmp_path, monkeypatch):
 def test_env_variable_is_the_default_source(tmp_path, monkeypatch):
     root = make_image_folder(tmp_path / "folder")
     monkeypatch.setenv("RESNET_EDU_DATA", str(root))
-    assert len(load_cifar10(split="test")) == 9
+    assert len(load_cifar10(split="test")) == 20
 
 
 def test_no_source_says_how_to_get_one():
@@ -213,6 +216,10 @@ def test_wrong_size_empty_class_missing_class_and_corrupt_image(tmp_path):
         load_cifar10(tmp_path / "c")
     with pytest.raises(DataError, match="no 'test' folder"):
         load_cifar10(tmp_path / "c", split="test")
+    root = make_image_folder(tmp_path / "e")
+    shutil.rmtree(root / "test" / "truck")
+    with pytest.raises(DataError, match=r"missing \['truck'\]"):
+        load_cifar10(root, split="test")
     root = make_image_folder(tmp_path / "d")
     (root / "train" / "cat" / "0000.png").write_bytes(b"not an image at all")
     with pytest.raises(DataError, match="corrupt"):
@@ -240,7 +247,7 @@ def test_jpeg_folder_decodes_close_to_the_source(tmp_path):
     img = torch.full((3, 32, 32), 128, dtype=torch.uint8)
     (tmp_path / "train" / "cat").mkdir(parents=True)
     save_image(img, tmp_path / "train" / "cat" / "1.jpg", quality=95)
-    loaded = load_cifar10(tmp_path)
+    loaded = D.read_image_folder(tmp_path / "train")
     assert (loaded.images.int() - 128).abs().max() <= 2
 
 
