@@ -286,7 +286,9 @@ def fit(
         )
     elapsed = history.records[-1]["time"] if history.records else 0.0  # s, before this call
     start = time.perf_counter()
-    bar = tqdm(total=total, initial=step, disable=not progress or rank != 0, unit="step", desc="train")
+    bar = tqdm(
+        total=total, initial=step, disable=not progress or rank != 0, unit="step", desc=name or "train"
+    )
     for epoch in range(first_epoch, cfg.epochs):
         train_loader.set_epoch(epoch)
         net.train()
