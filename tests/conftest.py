@@ -10,6 +10,18 @@ REAL_DATA = os.environ.get("RESNET_EDU_DATA")
 REAL_CACHE = os.environ.get("RESNET_EDU_CACHE")
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Unit tests use tiny tensors: one thread is as fast, and never spin-waits on a busy CPU.
+
+    Notebooks run in their own kernel process and keep torch's default threads.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def real_data_path(monkeypatch):
     """The offline CIFAR-10 copy when CI points RESNET_EDU_DATA at it; skip elsewhere."""

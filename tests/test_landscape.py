@@ -9,15 +9,6 @@ from resnet_edu.data import normalize, synthetic_cifar
 from resnet_edu.models import MLP, cifar_resnet
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waits on a shared CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def trained_like(seed: int = 0, **kw) -> nn.Module:
     """resnet8 of width 2 with non-trivial BN statistics and affine parameters (as after training)."""
     torch.manual_seed(seed)

@@ -8,15 +8,6 @@ from resnet_edu.data import synthetic_cifar
 from resnet_edu.models import MLP, cifar_resnet, residual_blocks
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waits on a shared CPU (100x slower there)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny(name: str) -> nn.Module:
     """resnet8 / plain8 of width 2: three blocks."""
     torch.manual_seed(0)

@@ -28,15 +28,6 @@ from resnet_edu.train import (
 TINY = TrainConfig(epochs=2, batch_size=16, lr=0.05, device="cpu", seed=3)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and spinning threads crawl on a shared, busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data() -> tuple[ImageSet, ImageSet]:
     return synthetic_cifar(6, seed=0), synthetic_cifar(3, seed=1)  # 60 train, 30 test images

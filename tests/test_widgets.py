@@ -5,7 +5,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from resnet_edu import widgets  # noqa: E402
@@ -13,11 +12,8 @@ from resnet_edu.landscape import Surface  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def one_thread_and_close():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
+def close_figures():
     yield
-    torch.set_num_threads(n)
     plt.close("all")
 
 
