@@ -414,7 +414,12 @@ def _save_checkpoint(path: Path, model: nn.Module, optimizer, step: int, epoch: 
 
 def _load_checkpoint(path: Path, model: nn.Module, optimizer, history: History) -> tuple[int, int]:
     """Restore model, optimiser, RNGs and records; return (step, finished epochs)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, foreign pickle, ...: all mean "not our checkpoint"
+        raise ValueError(
+            f"cannot resume: {str(path)!r} is not a readable checkpoint ({type(e).__name__})"
+        ) from None
     saved = state["history"]["config"]
     changed = [k for k, v in history.config.items() if k not in ("epochs", "eval_every", "device", "compile")
                and saved.get(k) != v]  # fmt: skip

@@ -154,6 +154,13 @@ def test_resume_refuses_a_different_config(data, tmp_path):
         fit(SimpleCNN(width=4), *data, dataclasses.replace(TINY, lr=0.5), checkpoint=ckpt, resume=True)
 
 
+def test_resume_from_a_corrupt_checkpoint_says_so(data, tmp_path):
+    ckpt = tmp_path / "run.pt"
+    ckpt.write_bytes(b"half a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        fit(SimpleCNN(width=4), *data, TINY, checkpoint=ckpt, resume=True, progress=False)
+
+
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(data, tmp_path):
     model = SimpleCNN(width=4)
     calls = {"n": 0}
