@@ -397,6 +397,30 @@ def traced_fit(
     return history, trace
 
 
+def divergence_summary(runs: dict[str, tuple[History, list[dict]]]) -> list[dict]:
+    """One row per `traced_fit` run (label -> (History, trace)): whether and where it diverged.
+
+    Row: model, diverged, diverged_step (None if it did not), first_loss and peak_loss (the largest
+    finite recorded batch loss: how far it blew up before NaN/inf), final_train_loss (the last
+    finished epoch's mean; None when the loss was NaN/inf there), final_test_acc (None when it
+    diverged: no usable network to test), epochs (finished or cut short).
+    """
+    rows = []
+    for label, (hist, trace) in runs.items():
+        losses = [r["loss"] for r in trace if r["group"] == "total"]
+        finite = [v for v in losses if math.isfinite(v)]
+        last = hist.records[-1] if hist.records else {}
+        train_loss = last.get("train_loss")
+        if train_loss is not None and not math.isfinite(train_loss):
+            train_loss = None
+        rows.append(dict(model=label, diverged=hist.meta.get("diverged", False),
+                         diverged_step=hist.meta.get("diverged_step"),
+                         first_loss=losses[0] if losses else None, peak_loss=max(finite) if finite else None,
+                         final_train_loss=train_loss, final_test_acc=last.get("test_acc"),
+                         epochs=len(hist.records)))  # fmt: skip
+    return rows
+
+
 def _norms(params: list[nn.Parameter]) -> tuple[float, float]:
     """(||grad||, ||weight||) over a list of parameters, their tensors taken together."""
     grads = [p.grad.detach().float().norm() for p in params if p.grad is not None]

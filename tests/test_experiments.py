@@ -219,3 +219,18 @@ def test_raw_direction_has_the_weights_norm_and_no_filter_normalisation():
     assert float(torch.stack([t.norm() for t in d.values()]).norm()) == pytest.approx(float(norm_w), rel=1e-5)
     assert all(not d[n].any() for n, p in params.items() if p.dim() < 2)
     assert torch.equal(d["fc.weight"], ex.raw_direction(model, seed=3)["fc.weight"])
+
+
+def test_divergence_summary_reports_the_step_the_peak_and_no_accuracy_after_nan():
+    blown = [dict(model="a", step=s, loss=v, group=g) for s, v in ((0, 60.0), (1, 5e16), (2, math.nan))
+             for g in ("stage1", "total")]  # fmt: skip
+    rec = dict(epoch=1, train_loss=math.nan, train_acc=0.1, test_loss=None, test_acc=None)
+    fine = [dict(model="b", step=s, loss=2.3 - 0.1 * s, group="total") for s in range(3)]
+    good = dict(epoch=2, train_loss=2.1, train_acc=0.3, test_loss=2.0, test_acc=0.25)
+    runs = {"a": (History([rec], {}, {"diverged": True, "diverged_step": 2}), blown),
+            "b": (History([good | {"epoch": 1}, good], {}, {"diverged": False}), fine)}  # fmt: skip
+    a, b = ex.divergence_summary(runs)
+    assert (a["diverged"], a["diverged_step"], a["first_loss"], a["peak_loss"]) == (True, 2, 60.0, 5e16)
+    assert a["final_train_loss"] is None and a["final_test_acc"] is None and a["epochs"] == 1
+    assert (b["diverged"], b["diverged_step"], b["peak_loss"]) == (False, None, 2.3)
+    assert b["final_test_acc"] == 0.25 and b["final_train_loss"] == 2.1 and b["epochs"] == 2
