@@ -7,6 +7,7 @@ Modules, one idea each, in reading order:
   train        TrainConfig, fit, evaluate, History, checkpoints, DistributedDataParallel
   probes       gradient and activation measurements, lesions, Hessian sharpness
   landscape    filter-normalised directions and loss surfaces (Li et al. 2018)
+  gradflow     per-stage gradient norms recorded while a network trains
   plots        the course's figures; widgets: ipywidgets explorers with static fallbacks
   experiments  the small experiments the lessons run
   course       quick/full setting, lesson data, running the notebooks headless

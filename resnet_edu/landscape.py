@@ -9,6 +9,7 @@ afterwards, also when evaluation fails. Loss is measured on one fixed, unaugment
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import time
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageSet
+from .models import residual_blocks
 from .probes import as_tensors, model_device, preserved
 
 Direction = dict[str, torch.Tensor]  # parameter (or buffer) name -> tensor of the same shape
@@ -273,3 +275,34 @@ def random_plane(
     meta = dict(kind="plane", seed=seed, grid=grid, span=span, keep_1d=keep_1d, label=label)
     coords = [_axis(span, grid)] * 2
     return _surface(model, data, dirs, coords, meta, bn=bn, batch_size=batch_size, fast=fast)
+
+
+# ---- why filter normalisation: a rescaled but identical network (lesson 05) ----------------
+
+
+def rescale_before_bn(model: nn.Module, factor: float = 10.0, *, block: int = 0) -> nn.Module:
+    """A copy of `model` whose `block`-th residual block has conv1 scaled by `factor`, with the BN after
+    it adjusted (running mean x factor, running variance and eps x factor^2): the same function in
+    train and eval mode, different weights (Li et al. 2018, Sec. 4: why filter normalisation)."""
+    twin = copy.deepcopy(model)
+    b = residual_blocks(twin)[block]
+    if not isinstance(b.bn1, nn.BatchNorm2d) or b.placement == "full_preact":
+        raise ValueError("rescale_before_bn needs a block whose conv1 is followed by BatchNorm")
+    with torch.no_grad():
+        b.conv1.weight.mul_(factor)
+        b.bn1.running_mean.mul_(factor)
+        b.bn1.running_var.mul_(factor**2)
+    b.bn1.eps *= factor**2
+    return twin
+
+
+def raw_direction(model: nn.Module, *, seed: int = 0) -> dict[str, torch.Tensor]:
+    """A Gaussian direction over the weights (>= 2-D parameters; others zero) WITHOUT filter
+    normalisation, scaled as a whole to the norm of those weights (Li et al. 2018, Sec. 4)."""
+    g = torch.Generator().manual_seed(seed)
+    params = dict(model.named_parameters())
+    d = {n: torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device) for n, p in params.items()}
+    d = {n: t if params[n].dim() >= 2 else torch.zeros_like(t) for n, t in d.items()}
+    norm_d = torch.stack([t.norm() for t in d.values()]).norm()
+    norm_w = torch.stack([p.detach().norm() for p in params.values() if p.dim() >= 2]).norm()
+    return {n: t * (norm_w / norm_d) for n, t in d.items()}
