@@ -64,9 +64,8 @@ def load_data(args: argparse.Namespace):
         n = args.subset or 500
         if is_rank0():
             print(f"note: synthetic CIFAR-shaped data ({n} images per class), not CIFAR-10", file=sys.stderr)
-        return synthetic_cifar(n, seed=args.seed or 0), synthetic_cifar(
-            min(n, 1000), seed=(args.seed or 0) + 1
-        )
+        seed = args.seed or 0
+        return synthetic_cifar(n, seed=seed), synthetic_cifar(min(n, 1000), seed=seed, split="test")
     try:
         train, test = load_cifar10(args.data, split="train"), load_cifar10(args.data, split="test")
     except DataError as e:

@@ -76,7 +76,7 @@ def lesson_data(
         source = f"CIFAR-10 from {os.environ.get('RESNET_EDU_DATA') or 'torchvision download'}"
     except DataError as e:
         n = max(n_train or 100, n_test or 100)
-        train, test = synthetic_cifar(n, seed=seed), synthetic_cifar(n, seed=seed + 1)
+        train, test = synthetic_cifar(n, seed=seed), synthetic_cifar(n, seed=seed, split="test")
         source = f"!!! SYNTHETIC DATA, not CIFAR-10: {e}"
     if n_train is not None:
         train = balanced_subset(train, n_train, seed=seed)

@@ -223,18 +223,23 @@ def balanced_subset(data: ImageSet, n_per_class: int, *, seed: int = 0) -> Image
 
 
 def synthetic_cifar(
-    n_per_class: int = 100, *, num_classes: int = 10, size: int = 32, seed: int = 0
+    n_per_class: int = 100, *, num_classes: int = 10, size: int = 32, seed: int = 0, split: str = "train"
 ) -> ImageSet:
     """CIFAR-shaped uint8 images a network can learn: each class a smooth colour pattern plus noise.
 
+    `seed` fixes the class patterns; `split` ("train" or "test") draws fresh noise around the same
+    patterns, so a test split measures generalisation to the train split's classes.
     For tests and for lessons run where no CIFAR-10 can be had (they say so with a banner).
     """
+    if split not in ("train", "test"):
+        raise DataError(f"unknown split {split!r}; use 'train' or 'test'")
     g = torch.Generator().manual_seed(seed)
     # One low-frequency template per class: a 4x4 colour grid upsampled to size x size.
     coarse = torch.rand(num_classes, 3, 4, 4, generator=g)
     templates = torch.nn.functional.interpolate(
         coarse, size=(size, size), mode="bilinear", align_corners=False
     )
+    g = torch.Generator().manual_seed(seed * 2 + (split == "test"))  # the split's own noise
     labels = torch.arange(num_classes).repeat_interleave(n_per_class)
     noise = 0.25 * torch.randn(len(labels), 3, size, size, generator=g)
     shift = 0.2 * (torch.rand(len(labels), 1, 1, 1, generator=g) - 0.5)  # brightness jitter

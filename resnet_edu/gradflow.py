@@ -130,9 +130,9 @@ def _norms(params: list[nn.Parameter]) -> tuple[float, float]:
 
 def grad_flow_summary(trace: list[dict]) -> list[dict]:
     """Per model, from a `traced_fit` trace: mean gradient norm of the first and the last stage over
-    the recorded steps, their ratio (how much of the gradient reaches the first layers), the first and
-    last recorded loss, and how much the loss fell per unit of summed lr * ||g||^2 (the first-order
-    prediction: one SGD step lowers the loss by about lr * ||g||^2)."""
+    the recorded steps, their ratio (how much of the gradient reaches the first layers), the mean
+    total gradient norm, and the first and last recorded loss. (One SGD step lowers the loss by about
+    lr * ||g||^2 to first order, so a larger total gradient means faster early progress.)"""
     rows = []
     for label in dict.fromkeys(r["model"] for r in trace):
         mine = [r for r in trace if r["model"] == label]

@@ -30,7 +30,7 @@ TINY = TrainConfig(epochs=2, batch_size=16, lr=0.05, device="cpu", seed=3)
 
 @pytest.fixture(scope="module")
 def data() -> tuple[ImageSet, ImageSet]:
-    return synthetic_cifar(6, seed=0), synthetic_cifar(3, seed=1)  # 60 train, 30 test images
+    return synthetic_cifar(6, seed=0), synthetic_cifar(3, seed=0, split="test")  # 60 train, 30 test images
 
 
 @pytest.mark.parametrize(
@@ -207,7 +207,7 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     h = fit(
         fitted,
         synthetic_cifar(6),
-        synthetic_cifar(3, seed=1),
+        synthetic_cifar(3, split="test"),
         cfg,
         checkpoint=f"{out}/ddp.pt",
         progress=False,
@@ -245,7 +245,7 @@ def test_ddp_two_processes_match_one_process(tmp_path):
 
     torch.manual_seed(0)
     fitted = SimpleCNN(width=4)
-    h = fit(fitted, synthetic_cifar(6), synthetic_cifar(3, seed=1), cfg, progress=False)
+    h = fit(fitted, synthetic_cifar(6), synthetic_cifar(3, split="test"), cfg, progress=False)
     for k, v in fitted.state_dict().items():
         torch.testing.assert_close(got["fit"][k], v, rtol=1e-4, atol=1e-5)
     for mine, theirs in zip(h.records, got["records"]):
