@@ -120,14 +120,24 @@ def plot_landscape_contour(
 
 
 def plot_landscape_3d(
-    surface: Any, *, log: bool = False, clip: float | None = None, ax: Axes | None = None
+    surface: Any,
+    *,
+    log: bool = False,
+    clip: float | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    ax: Axes | None = None,
 ) -> Axes:
-    """3-D view of a 2-D surface (Li et al. 2018, Fig. 1); `ax` must be a 3-D Axes when given."""
+    """3-D view of a 2-D surface (Li et al. 2018, Fig. 1); `ax` must be a 3-D Axes when given.
+
+    `vmin`/`vmax` fix the colour scale (in plotted units), so two surfaces side by side compare.
+    """
     surface = _surface(surface)
     if ax is None:
         ax = plt.figure().add_subplot(projection="3d")
     a, b = _grid(surface)
-    ax.plot_surface(a, b, _values(surface, log, clip), cmap="viridis", linewidth=0, antialiased=True)
+    z = _values(surface, log, clip)
+    ax.plot_surface(a, b, z, cmap="viridis", vmin=vmin, vmax=vmax, linewidth=0, antialiased=True)
     ax.set(xlabel="a", ylabel="b", zlabel=_zlabel(log), title=surface.meta.get("label"))
     return ax
 
