@@ -2,6 +2,9 @@
 # The GPU work of the course in one script: benchmarks, the full seed experiment, the full lessons.
 # Run from the repository root on a CUDA machine:
 #   RESNET_EDU_DATA=/path/to/cifar10(.tar.gz) bash benchmarks/gpu.sh [OUT_DIR]
+# On a machine without internet, bring the offline copy along in a git-ignored folder, e.g.
+#   mkdir -p .data && cp ../shared/data/cifar10-jpeg.tar.gz .data/   (`.data/` is in .gitignore)
+#   PYTHONPATH=. RESNET_EDU_DATA=.data/cifar10-jpeg.tar.gz bash benchmarks/gpu.sh "$OUT"
 # Writes JSON results (with device, versions and settings inside) to OUT_DIR (default results/)
 # and figures to figures/. Each step is time-boxed so one slow step cannot eat the rest.
 set -uo pipefail
