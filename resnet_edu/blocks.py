@@ -134,7 +134,10 @@ class ResidualBlock(nn.Module):
         return self.skip_scale * self.shortcut(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, H, W) -> (B, C_out, H/s, W/s)
-        return self.after_addition(self.branch(x) + self.skip(x))
+        out = self.branch(x)
+        if self.shortcut is not None:  # a plain block skips the addition (no add of zeros)
+            out = out + self.skip(x)
+        return self.after_addition(out)
 
 
 class MLPBlock(nn.Module):
@@ -152,10 +155,19 @@ class MLPBlock(nn.Module):
         self.linear = nn.Linear(width, width, bias=not norm)
         self.norm = nn.BatchNorm1d(width) if norm else nn.Identity()
         self.act = acts[act]
-        self.shortcut = shortcut
+        self.shortcut = nn.Identity() if shortcut else None  # as in ResidualBlock: a module or None
 
     def branch(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x) = act(BN(W x))."""
         return self.act(self.norm(self.linear(x)))
 
+    def skip(self, x: torch.Tensor) -> torch.Tensor:
+        """The identity shortcut (zero for a plain block), the same interface as `ResidualBlock.skip`."""
+        return torch.zeros((), device=x.device, dtype=x.dtype) if self.shortcut is None else x
+
+    def after_addition(self, x: torch.Tensor) -> torch.Tensor:
+        """Nothing follows the addition in this block."""
+        return x
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, width) -> (B, width)
-        return self.branch(x) + x if self.shortcut else self.branch(x)
+        return self.branch(x) + x if self.shortcut is not None else self.branch(x)

@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import ResidualBlock
 from .data import ImageSet, normalize
 from .models import residual_blocks
 
@@ -52,13 +51,6 @@ def preserved(model: nn.Module, train: bool) -> Iterator[nn.Module]:
         with torch.no_grad():
             for b, saved in buffers:
                 b.copy_(saved)
-
-
-def _skip(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """h(x_l): `ResidualBlock.skip`, or for an `MLPBlock` x itself (zero without a shortcut)."""
-    if hasattr(block, "skip"):
-        return block.skip(x)
-    return x if block.shortcut else torch.zeros((), dtype=x.dtype, device=x.device)
 
 
 # ---- gradients ------------------------------------------------------------------------------
@@ -141,7 +133,7 @@ def forward_stats(
     def hook(block: nn.Module, inputs: tuple, out: torch.Tensor) -> None:
         xl, var = inputs[0], lambda t: float(t.float().var(correction=0)) if t.numel() > 1 else 0.0
         stats = dict(
-            var_x=var(xl), var_branch=var(block.branch(xl)), var_skip=var(_skip(block, xl)), var_out=var(out)
+            var_x=var(xl), var_branch=var(block.branch(xl)), var_skip=var(block.skip(xl)), var_out=var(out)
         )
         rows.append(dict(model=label, block=len(rows), name=names[block], **stats))
 
@@ -195,9 +187,9 @@ def _lesion_hook(state: dict) -> Callable:
 
     def hook(m: nn.Module, inputs: tuple, out: torch.Tensor) -> torch.Tensor | None:
         xl = inputs[0]
-        if isinstance(m, ResidualBlock) and m.shortcut is not None:
+        if m.shortcut is not None:  # ResidualBlock or MLPBlock with a shortcut
             return m.after_addition(m.skip(xl))
-        if out.shape == xl.shape:  # a plain block, or an MLPBlock (whose shortcut is the identity)
+        if out.shape == xl.shape:  # a plain block
             return xl
         state["skipped"] = True  # a plain block that changes the shape cannot be deleted
         return None
