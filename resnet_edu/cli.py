@@ -60,6 +60,8 @@ def load_data(args: argparse.Namespace):
     """(train, test) ImageSets from --synthetic, --data or RESNET_EDU_DATA, cut to --subset per class."""
     from .data import balanced_subset, load_cifar10, synthetic_cifar
 
+    if args.subset is not None and args.subset <= 0:
+        raise ValueError(f"--subset is a number of images per class and must be positive, got {args.subset}")
     if args.synthetic:
         n = args.subset or 500
         if is_rank0():

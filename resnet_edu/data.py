@@ -209,6 +209,8 @@ def _rmtree(path: Path) -> None:
 
 def balanced_subset(data: ImageSet, n_per_class: int, *, seed: int = 0) -> ImageSet:
     """`n_per_class` images of every class, drawn without replacement with a seeded generator."""
+    if n_per_class <= 0:
+        raise DataError(f"a subset needs a positive number of images per class, got {n_per_class}")
     g = torch.Generator().manual_seed(seed)
     picks = []
     for c in range(len(data.classes)):

@@ -39,6 +39,10 @@ def test_models_json_lists_paper_parameter_counts(capsys):
         (["train", "--model", "resnet20", "--epochs", "1", "--lr", "-0.1"], "learning rate"),
         (["compare", "resnet20", "nope", "--epochs", "1"], "unknown model 'nope'"),
         (["train", "--model", "resnet20", "--epochs", "1", "--data", "/no/such/cifar"], "does not exist"),
+        (
+            ["train", "--model", "resnet20", "--epochs", "1", "--synthetic", "--subset", "0"],
+            "must be positive",
+        ),
     ],
 )
 def test_bad_input_gives_one_error_line_and_exit_2(capsys, tmp_path, argv, message):

@@ -78,6 +78,8 @@ def test_balanced_subset_counts_and_seed():
     assert torch.equal(sub.images, balanced_subset(data, 3, seed=4).images)
     with pytest.raises(DataError, match="fewer than 11"):
         balanced_subset(data, 11)
+    with pytest.raises(DataError, match="positive"):
+        balanced_subset(data, 0)
 
 
 def test_loader_same_seed_same_batches_and_epochs_differ():
