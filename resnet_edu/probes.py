@@ -263,6 +263,33 @@ def _dot(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
     return sum((u * w).sum() for u, w in zip(a, b))
 
 
+def _power_iteration(params: list[torch.Tensor], hvp: Callable, iters: int, tol: float, seed: int) -> float:
+    """v^T H v of the unit vector power iteration converges to; stops at a relative change < tol."""
+    g = torch.Generator().manual_seed(seed)
+    v = [torch.randn(p.shape, generator=g).to(p) for p in params]
+    eig = 0.0
+    for _ in range(iters):
+        norm = _dot(v, v).sqrt()
+        v = [u / norm for u in v]
+        hv = hvp(v)
+        new = float(_dot(v, hv))
+        converged = abs(new - eig) <= tol * abs(new)
+        eig, v = new, hv
+        if converged:
+            break
+    return eig
+
+
+def _hutchinson(params: list[torch.Tensor], hvp: Callable, n_samples: int, seed: int) -> float:
+    """Mean of v^T H v over Rademacher vectors v: an unbiased estimate of tr(H) (Hutchinson 1989)."""
+    g = torch.Generator().manual_seed(seed)
+    total = 0.0
+    for _ in range(n_samples):
+        v = [(torch.randint(0, 2, p.shape, generator=g) * 2 - 1).to(p) for p in params]
+        total += float(_dot(v, hvp(v)))
+    return total / n_samples
+
+
 def hessian_top_eigenvalue(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = F.cross_entropy,
     iters: int = 100, tol: float = 1e-5, seed: int = 0, train: bool = False,
@@ -272,21 +299,9 @@ def hessian_top_eigenvalue(
     No Hessian is formed and no `torch.eig` is needed (PyHessian's failure on torch 2). The Rayleigh
     quotient v^T H v of the final unit vector v is returned; iteration stops when it changes < tol.
     """
-    g = torch.Generator().manual_seed(seed)
     with preserved(model, train):
         _, params, hvp = _hvp_operator(model, x, y, loss_fn)
-        v = [torch.randn(p.shape, generator=g).to(p) for p in params]
-        eig = 0.0
-        for _ in range(iters):
-            norm = _dot(v, v).sqrt()
-            v = [u / norm for u in v]
-            hv = hvp(v)
-            new = float(_dot(v, hv))
-            converged = abs(new - eig) <= tol * abs(new)
-            eig, v = new, hv
-            if converged:
-                break
-    return eig
+        return _power_iteration(params, hvp, iters, tol, seed)
 
 
 def hessian_trace(
@@ -294,23 +309,21 @@ def hessian_trace(
     n_samples: int = 100, seed: int = 0, train: bool = False,
 ) -> float:  # fmt: skip
     """Hutchinson's estimate tr(H) ~ mean over Rademacher v of v^T H v (Hutchinson 1989)."""
-    g = torch.Generator().manual_seed(seed)
-    total = 0.0
     with preserved(model, train):
         _, params, hvp = _hvp_operator(model, x, y, loss_fn)
-        for _ in range(n_samples):
-            v = [(torch.randint(0, 2, p.shape, generator=g) * 2 - 1).to(p) for p in params]
-            total += float(_dot(v, hvp(v)))
-    return total / n_samples
+        return _hutchinson(params, hvp, n_samples, seed)
 
 
 def sharpness(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = F.cross_entropy,
     iters: int = 100, n_samples: int = 100, seed: int = 0, train: bool = False, label: str | None = None,
 ) -> Record:  # fmt: skip
-    """One record: model, top_eigenvalue, trace, loss, seed, n_samples (for `plots.plot_eigenvalues`)."""
-    top = hessian_top_eigenvalue(model, x, y, loss_fn=loss_fn, iters=iters, seed=seed, train=train)
-    trace = hessian_trace(model, x, y, loss_fn=loss_fn, n_samples=n_samples, seed=seed, train=train)
-    with preserved(model, train), torch.no_grad():
-        loss = float(loss_fn(model(x), y))
+    """One record: model, top_eigenvalue, trace, loss, seed, n_samples (for `plots.plot_eigenvalues`).
+
+    One forward/backward graph serves both estimates and the loss.
+    """
+    with preserved(model, train):
+        loss, params, hvp = _hvp_operator(model, x, y, loss_fn)
+        top = _power_iteration(params, hvp, iters, 1e-5, seed)
+        trace = _hutchinson(params, hvp, n_samples, seed)
     return dict(model=label, top_eigenvalue=top, trace=trace, loss=loss, seed=seed, n_samples=n_samples)

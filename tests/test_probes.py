@@ -149,3 +149,13 @@ def test_sharpness_runs_on_a_bn_net_and_restores_it():
     rec = probes.sharpness(model, x, y, iters=5, n_samples=2)
     assert rec["top_eigenvalue"] == rec["top_eigenvalue"]  # finite, not NaN
     assert_same(before, state(model)) and model.training and no_hooks(model)
+
+
+def test_sharpness_matches_the_separate_estimates_and_the_plain_loss():
+    model, (x, y) = tiny("resnet8"), batch()
+    rec = probes.sharpness(model, x, y, iters=5, n_samples=3, seed=2)
+    assert rec["top_eigenvalue"] == pytest.approx(probes.hessian_top_eigenvalue(model, x, y, iters=5, seed=2))
+    assert rec["trace"] == pytest.approx(probes.hessian_trace(model, x, y, n_samples=3, seed=2))
+    with torch.no_grad():
+        model.eval()
+        assert rec["loss"] == pytest.approx(float(F.cross_entropy(model(x), y)), rel=1e-5)
