@@ -15,7 +15,8 @@ Modules, one idea each, in reading order:
 """
 
 from .blocks import MLPBlock, ResidualBlock
-from .data import DataError, DeviceLoader, ImageSet, balanced_subset, load_cifar10, synthetic_cifar
+from .data import DataError, ImageSet, balanced_subset, load_cifar10, synthetic_cifar
+from .loader import DeviceLoader
 from .models import build_model, count_macs, count_params, model_names, residual_blocks
 
 __version__ = "0.1.0"

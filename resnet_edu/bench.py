@@ -19,8 +19,9 @@ def bench_landscape(*, device: str = "cpu", grid: int = 11, n_images: int = 512,
     import torch
     import torch.nn.functional as F
 
-    from .data import normalize, synthetic_cifar
+    from .data import synthetic_cifar
     from .landscape import random_plane
+    from .loader import normalize
     from .models import build_model
 
     torch.manual_seed(seed)
@@ -101,7 +102,7 @@ def reference_images_per_s(model, data, *, device, steps: int, warmup: int, batc
     import torch
     import torchvision.transforms as T
 
-    from .data import MEAN, STD
+    from .loader import MEAN, STD
 
     transform = T.Compose(
         [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(MEAN, STD)]

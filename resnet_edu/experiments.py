@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks import ResidualBlock
-from .data import ImageSet, normalize
+from .data import ImageSet
+from .loader import normalize
 from .models import MLP, ResNet, cifar_resnet, count_params
 from .probes import activation_grad_norms, forward_stats
 from .train import (

@@ -15,7 +15,8 @@ import time
 import torch
 from torch import nn
 
-from .data import DeviceLoader, ImageSet
+from .data import ImageSet
+from .loader import DeviceLoader
 from .train import History, TrainConfig, autocast_for, evaluate, lr_at, make_optimizer, run_meta, train_step
 
 

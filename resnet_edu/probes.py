@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import ImageSet, normalize
+from .data import ImageSet
+from .loader import normalize
 from .models import residual_blocks
 
 Record = dict[str, Any]

@@ -1,6 +1,6 @@
 """Training: a frozen config, `fit`, `evaluate`, the learning-rate schedule as a pure function.
 
-`fit` trains on batches from `data.DeviceLoader` (the dataset resident on the device), writes an
+`fit` trains on batches from `loader.DeviceLoader` (the dataset resident on the device), writes an
 atomic checkpoint after every finished epoch, resumes bit-exactly from one, stops with
 `TrainingDiverged` on a NaN/inf loss, and runs unchanged under `torchrun` (DistributedDataParallel).
 Every result (`History`) carries the configuration and seed that produced it.
@@ -24,7 +24,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from .data import DeviceLoader, ImageSet
+from .data import ImageSet
+from .loader import DeviceLoader
 
 SCHEDULES = ("onecycle", "cosine", "step", "constant")
 PRECISIONS = ("auto", "bf16", "fp32")

@@ -10,15 +10,13 @@ from PIL import Image
 from resnet_edu import data as D
 from resnet_edu.data import (
     DataError,
-    DeviceLoader,
     ImageSet,
     balanced_subset,
     extract_archive,
     load_cifar10,
-    random_crop,
-    random_flip,
     synthetic_cifar,
 )
+from resnet_edu.loader import DeviceLoader
 
 
 @pytest.fixture(autouse=True)
@@ -80,59 +78,6 @@ def test_balanced_subset_counts_and_seed():
         balanced_subset(data, 11)
     with pytest.raises(DataError, match="positive"):
         balanced_subset(data, 0)
-
-
-def test_loader_same_seed_same_batches_and_epochs_differ():
-    data = synthetic_cifar(8)
-    a = [x for x, _ in DeviceLoader(data, batch_size=16, seed=3)]
-    b = [x for x, _ in DeviceLoader(data, batch_size=16, seed=3)]
-    assert all(torch.equal(u, v) for u, v in zip(a, b))
-    loader = DeviceLoader(data, batch_size=16, seed=3)
-    first, second = [y for _, y in loader], [y for _, y in loader]
-    assert not all(torch.equal(u, v) for u, v in zip(first, second))
-    loader.set_epoch(0)
-    assert all(torch.equal(u, v) for u, v in zip(first, [y for _, y in loader]))
-
-
-def test_loader_covers_each_image_once_per_epoch_and_shards():
-    data = ImageSet(torch.zeros(10, 3, 4, 4, dtype=torch.uint8), torch.arange(10) % 10)
-    seen = torch.cat([y for _, y in DeviceLoader(data, batch_size=3, train=False)])
-    assert seen.tolist() == list(range(10))  # test loaders keep order and the last partial batch
-    train = DeviceLoader(data, batch_size=5, augment=False)
-    assert sorted(torch.cat([y for _, y in train]).tolist()) == list(range(10))
-    shards = [DeviceLoader(data, batch_size=5, rank=r, world_size=2, seed=1) for r in range(2)]
-    together = torch.cat([torch.cat([y for _, y in s]) for s in shards])
-    assert sorted(together.tolist()) == list(range(10))
-
-
-def test_crop_matches_a_slice_of_the_padded_image():
-    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
-    g = torch.Generator().manual_seed(0)
-    out = random_crop(x, 2, g)
-    g = torch.Generator().manual_seed(0)
-    dy, dx = torch.randint(0, 5, (2,), generator=g), torch.randint(0, 5, (2,), generator=g)
-    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
-    for i in range(2):
-        assert torch.equal(out[i], padded[i, :, dy[i] : dy[i] + 8, dx[i] : dx[i] + 8])
-
-
-def test_flip_mirrors_some_images_and_keeps_the_rest():
-    x = torch.randn(64, 3, 4, 4)
-    out = random_flip(x, torch.Generator().manual_seed(0))
-    flipped = torch.tensor([torch.equal(o, i.flip(2)) for o, i in zip(out, x)])
-    kept = torch.tensor([torch.equal(o, i) for o, i in zip(out, x)])
-    assert (flipped | kept).all() and 10 < flipped.sum() < 54
-
-
-def test_augmented_batches_keep_shape_and_value_range():
-    data = synthetic_cifar(4)
-    lo = (0 - max(D.MEAN)) / min(D.STD)
-    hi = (1 - min(D.MEAN)) / min(D.STD)
-    for x, y in DeviceLoader(data, batch_size=8, seed=0, channels_last=True):
-        assert x.shape == (8, 3, 32, 32) and x.dtype == torch.float32
-        assert x.is_contiguous(memory_format=torch.channels_last)
-        assert lo - 1e-5 <= x.min() and x.max() <= hi + 1e-5
-        assert y.dtype == torch.long
 
 
 def test_image_folder_and_its_archive_load_the_same(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from resnet_edu import gradflow
-from resnet_edu.data import DeviceLoader, synthetic_cifar
+from resnet_edu.data import synthetic_cifar
+from resnet_edu.loader import DeviceLoader
 from resnet_edu.models import cifar_resnet
 from resnet_edu.train import History, TrainConfig
 

@@ -5,7 +5,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_edu import landscape as L
-from resnet_edu.data import normalize, synthetic_cifar
+from resnet_edu.data import synthetic_cifar
+from resnet_edu.loader import normalize
 from resnet_edu.models import MLP, cifar_resnet
 
 

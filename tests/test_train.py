@@ -11,7 +11,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from resnet_edu.data import DeviceLoader, ImageSet, synthetic_cifar
+from resnet_edu.data import ImageSet, synthetic_cifar
+from resnet_edu.loader import DeviceLoader
 from resnet_edu.models import SimpleCNN, build_model
 from resnet_edu.train import (
     History,
