@@ -170,7 +170,8 @@ def bench_train(
 
     from .data import balanced_subset, load_cifar10, synthetic_cifar
     from .models import build_model
-    from .train import TrainConfig, run_meta
+    from .records import run_meta
+    from .train import TrainConfig
 
     dev = str(TrainConfig(device=device).resolved_device())
     gpu = dev.startswith("cuda")
@@ -196,8 +197,7 @@ def bench_train(
         best_ours, best_ref = max(ours), max(ref)
         rows.append({"model": name, "ours_images_per_s": best_ours, "reference_images_per_s": best_ref,
                      "ratio": best_ours / best_ref, "ours_runs": ours, "reference_runs": ref})  # fmt: skip
-    meta = run_meta(TrainConfig(device=dev, seed=seed), torch.device(dev))
-    meta.pop("model")
+    meta = run_meta(dev, seed=seed)
     setup = {"batch_size": batch_size, "steps": steps, "warmup": warmup, "rounds": rounds,
              "reference_workers": workers, "data": data or "synthetic", "threads": torch.get_num_threads(),
              "ours_precision": "bf16" if gpu else "fp32", "ours_channels_last": gpu}  # fmt: skip

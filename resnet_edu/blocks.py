@@ -8,6 +8,8 @@ below; a plain block is the same block with `shortcut=False` (never a copied cla
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -64,8 +66,55 @@ def make_shortcut(in_ch: int, out_ch: int, stride: int, option: str, norm: bool 
     raise ValueError(f"unknown shortcut option {option!r}; use 'A' (zero-pad) or 'B' (1x1 projection)")
 
 
+def _seq(*layers: tuple[str, nn.Module]) -> nn.Sequential:
+    """An `nn.Sequential` whose children carry the paper's names, in the order they compute."""
+    return nn.Sequential(OrderedDict(layers))
+
+
+def residual_branch(
+    in_ch: int, out_ch: int, stride: int, placement: str, norm: bool
+) -> tuple[nn.Module, nn.Module]:
+    """(F, f): the residual branch and what follows the addition, for one placement of Fig. 4.
+
+    Each branch lists its layers in the order they run, so `print(block)` reads like the figure.
+    """
+    conv1, conv2 = conv3x3(in_ch, out_ch, stride), conv3x3(out_ch, out_ch)
+    bn = lambda ch: norm_layer(ch, norm)  # noqa: E731
+    if placement == "original":  # (a)
+        branch = _seq(("conv1", conv1), ("bn1", bn(out_ch)), ("relu1", nn.ReLU()), ("conv2", conv2),
+                      ("bn2", bn(out_ch)))  # fmt: skip
+        return branch, nn.ReLU()
+    if placement == "bn_after_addition":  # (b)
+        branch = _seq(("conv1", conv1), ("bn1", bn(out_ch)), ("relu1", nn.ReLU()), ("conv2", conv2))
+        return branch, _seq(("bn2", bn(out_ch)), ("relu2", nn.ReLU()))
+    if placement == "relu_before_addition":  # (c)
+        branch = _seq(("conv1", conv1), ("bn1", bn(out_ch)), ("relu1", nn.ReLU()), ("conv2", conv2),
+                      ("bn2", bn(out_ch)), ("relu2", nn.ReLU()))  # fmt: skip
+        return branch, nn.Identity()
+    if placement == "relu_only_preact":  # (d)
+        branch = _seq(("relu1", nn.ReLU()), ("conv1", conv1), ("bn1", bn(out_ch)), ("relu2", nn.ReLU()),
+                      ("conv2", conv2), ("bn2", bn(out_ch)))  # fmt: skip
+        return branch, nn.Identity()
+    if placement == "full_preact":  # (e): BN-ReLU before each weight layer, nothing after the addition
+        branch = _seq(("bn1", bn(in_ch)), ("relu1", nn.ReLU()), ("conv1", conv1), ("bn2", bn(out_ch)),
+                      ("relu2", nn.ReLU()), ("conv2", conv2))  # fmt: skip
+        return branch, nn.Identity()
+    raise ValueError(f"unknown placement {placement!r}; known: {', '.join(PLACEMENTS)}")
+
+
+class Gain(nn.Module):
+    """A learnable scalar that multiplies the branch, initialised to `value` (SkipInit: 0)."""
+
+    def __init__(self, value: float = 0.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.tensor(float(value)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight * x
+
+
 class ResidualBlock(nn.Module):
-    """Two 3x3 convolutions, a skip path and an addition: x_{l+1} = f(h(x_l) + F(x_l)).
+    """x_{l+1} = f(h(x_l) + F(x_l)): a residual branch F, a skip path h, and f after the addition.
 
     Keywords:
       shortcut    False gives the plain block: the same layers without the addition.
@@ -74,6 +123,9 @@ class ResidualBlock(nn.Module):
       norm        False drops every BatchNorm (lesson 04).
       skip_scale  lambda in x_{l+1} = lambda * x_l + F(x_l) (Identity Mappings, Eq. 6).
       skipinit    multiply F by a learnable scalar that starts at 0 (De & Smith 2020, Fixup idea).
+
+    `block.branch` is F (an `nn.Sequential` in computation order), `block.after_addition` is f, and
+    `block.skip(x)` is lambda h(x) (zero for a plain block).
     """
 
     def __init__(
@@ -90,84 +142,51 @@ class ResidualBlock(nn.Module):
         skipinit: bool = False,
     ):
         super().__init__()
-        if placement not in PLACEMENTS:
-            raise ValueError(f"unknown placement {placement!r}; known: {', '.join(PLACEMENTS)}")
+        if in_ch <= 0 or out_ch <= 0:
+            raise ValueError(f"channel counts must be positive, got in_ch={in_ch}, out_ch={out_ch}")
         self.placement, self.skip_scale = placement, skip_scale
-        self.conv1 = conv3x3(in_ch, out_ch, stride)
-        self.conv2 = conv3x3(out_ch, out_ch)
-        # Pre-activation (e) normalises the block's input; the others normalise conv outputs.
-        self.bn1 = norm_layer(in_ch if placement == "full_preact" else out_ch, norm)
-        self.bn2 = norm_layer(out_ch, norm)
+        self.branch, self.after_addition = residual_branch(in_ch, out_ch, stride, placement, norm)
+        if skipinit:
+            self.branch.add_module("gain", Gain(0.0))
         self.shortcut = make_shortcut(in_ch, out_ch, stride, option, norm) if shortcut else None
-        self.gain = nn.Parameter(torch.zeros(())) if skipinit else None
-
-    def branch(self, x: torch.Tensor) -> torch.Tensor:
-        """The residual function F(x) (for a plain block: everything before the last activation)."""
-        p = self.placement
-        if p == "full_preact":
-            out = self.conv1(F.relu(self.bn1(x)))
-            out = self.conv2(F.relu(self.bn2(out)))
-        elif p == "relu_only_preact":
-            out = F.relu(self.bn1(self.conv1(F.relu(x))))
-            out = self.bn2(self.conv2(out))
-        else:
-            out = F.relu(self.bn1(self.conv1(x)))
-            out = self.conv2(out)
-            if p == "original":
-                out = self.bn2(out)
-            elif p == "relu_before_addition":
-                out = F.relu(self.bn2(out))
-        return out if self.gain is None else self.gain * out
-
-    def after_addition(self, x: torch.Tensor) -> torch.Tensor:
-        """The activation f applied after the addition (identity for pre-activation blocks)."""
-        if self.placement == "original":
-            return F.relu(x)
-        if self.placement == "bn_after_addition":
-            return F.relu(self.bn2(x))
-        return x
 
     def skip(self, x: torch.Tensor) -> torch.Tensor:
-        """The shortcut path h(x_l), scaled by lambda (zero for a plain block)."""
+        """The shortcut path lambda h(x_l) (zero for a plain block)."""
         if self.shortcut is None:
             return torch.zeros((), device=x.device, dtype=x.dtype)
         return self.skip_scale * self.shortcut(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, H, W) -> (B, C_out, H/s, W/s)
-        out = self.branch(x)
-        if self.shortcut is not None:  # a plain block skips the addition (no add of zeros)
-            out = out + self.skip(x)
+        out = self.branch(x)  # F(x_l)
+        if self.shortcut is not None:  # a plain block has no addition
+            out = out + self.skip(x)  # F(x_l) + lambda h(x_l)
         return self.after_addition(out)
 
 
 class MLPBlock(nn.Module):
-    """One fully connected layer, x -> act(BN(W x)), with an optional identity shortcut.
+    """One fully connected layer, F(x) = act(BN(W x)), with an optional identity shortcut.
 
     The smallest network in which lesson 01 shows vanishing gradients: sigmoid vs ReLU,
-    naive vs He initialisation, with and without BatchNorm.
+    naive vs He initialisation, with and without BatchNorm. Same interface as `ResidualBlock`.
     """
 
     def __init__(self, width: int, *, act: str = "relu", norm: bool = False, shortcut: bool = False):
         super().__init__()
-        acts = {"relu": nn.ReLU(), "sigmoid": nn.Sigmoid(), "tanh": nn.Tanh()}
+        acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
         if act not in acts:
             raise ValueError(f"unknown activation {act!r}; known: {', '.join(acts)}")
-        self.linear = nn.Linear(width, width, bias=not norm)
-        self.norm = nn.BatchNorm1d(width) if norm else nn.Identity()
-        self.act = acts[act]
-        self.shortcut = nn.Identity() if shortcut else None  # as in ResidualBlock: a module or None
-
-    def branch(self, x: torch.Tensor) -> torch.Tensor:
-        """F(x) = act(BN(W x))."""
-        return self.act(self.norm(self.linear(x)))
+        if width <= 0:
+            raise ValueError(f"width must be positive, got {width}")
+        norm_ = nn.BatchNorm1d(width) if norm else nn.Identity()
+        self.branch = _seq(
+            ("linear", nn.Linear(width, width, bias=not norm)), ("norm", norm_), ("act", acts[act]())
+        )
+        self.after_addition = nn.Identity()
+        self.shortcut = nn.Identity() if shortcut else None
 
     def skip(self, x: torch.Tensor) -> torch.Tensor:
-        """The identity shortcut (zero for a plain block), the same interface as `ResidualBlock.skip`."""
+        """The identity shortcut (zero for a plain block)."""
         return torch.zeros((), device=x.device, dtype=x.dtype) if self.shortcut is None else x
-
-    def after_addition(self, x: torch.Tensor) -> torch.Tensor:
-        """Nothing follows the addition in this block."""
-        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, width) -> (B, width)
         return self.branch(x) + x if self.shortcut is not None else self.branch(x)

@@ -5,7 +5,7 @@ python -m resnet_edu train --model resnet18 --epochs 30 --out runs/r18 [--subset
 python -m resnet_edu compare resnet18 simplecnn --epochs 30 --out runs/cmp [--figures figures]
 python -m resnet_edu bench train [--models resnet18 simplecnn --steps 3 --json]
 python -m resnet_edu bench landscape [--grid 11 --n-images 512 --json]
-python -m resnet_edu lessons [01 05 ...] [--full] [--out executed]
+python -m resnet_edu lessons [01 05 ...] [--setting quick|gpu|paper] [--out executed]
 """
 
 from __future__ import annotations
@@ -58,44 +58,37 @@ def train_config(args: argparse.Namespace):
 
 def load_data(args: argparse.Namespace):
     """(train, test) ImageSets from --synthetic, --data or RESNET_EDU_DATA, cut to --subset per class."""
-    from .data import balanced_subset, load_cifar10, synthetic_cifar
+    from .course import lesson_data
 
     if args.subset is not None and args.subset <= 0:
         raise ValueError(f"--subset is a number of images per class and must be positive, got {args.subset}")
-    if args.synthetic:
-        n = args.subset or 500
-        if is_rank0():
-            print(f"note: synthetic CIFAR-shaped data ({n} images per class), not CIFAR-10", file=sys.stderr)
-        seed = args.seed or 0
-        return synthetic_cifar(n, seed=seed), synthetic_cifar(min(n, 1000), seed=seed, split="test")
+    n = args.subset or (500 if args.synthetic else None)
     try:
-        train, test = load_cifar10(args.data, split="train"), load_cifar10(args.data, split="test")
+        train, test, source = lesson_data(
+            n, n and min(n, 1000), seed=args.seed or 0, path=args.data, download=False,
+            synthetic=args.synthetic, fallback=False,
+        )  # fmt: skip
     except DataError as e:
         raise DataError(f"{e} (or pass --synthetic to try the command without CIFAR-10)") from None
-    if args.subset:
-        train = balanced_subset(train, args.subset, seed=args.seed or 0)
-        test = balanced_subset(test, min(args.subset, 1000), seed=args.seed or 0)
-    return train, test
+    if is_rank0():
+        print(f"data: {source}", file=sys.stderr)
+    return train, test, source
 
 
 def train_models(names: list[str], args: argparse.Namespace) -> list:
     """Train each model under the same config and data; save `OUT/<name>.json` and `OUT/<name>.pt`."""
+    from .experiments import train_models as train_each
     from .models import build_model
-    from .train import fit
 
     cfg = train_config(args)
     for name in names:
         build_model(name)  # an unknown name fails now, not after the first model trained
     out = writable_dir(args.out)
-    train, test = load_data(args)
-    histories = []
-    for name in names:
-        model = build_model(name)
-        h = fit(model, train, test, cfg, checkpoint=out / f"{name}.pt", resume=args.resume, name=name)
-        if is_rank0():
-            h.save(out / f"{name}.json")
-        histories.append(h)
-    return histories
+    train, test, source = load_data(args)
+    models = {name: (lambda name=name: build_model(name)) for name in names}
+    return train_each(
+        models, train, test, cfg, out=out, resume=args.resume, progress=True, meta={"data": source}
+    )
 
 
 def is_rank0() -> bool:
@@ -104,7 +97,7 @@ def is_rank0() -> bool:
 
 
 def print_summary(histories: list, as_json: bool) -> None:
-    from .train import summarize
+    from .records import summarize
 
     rows = [summarize(h) for h in histories]
     if as_json:
@@ -175,11 +168,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def cmd_lessons(args: argparse.Namespace) -> None:
     from .course import run_lessons, setting
 
-    full = True if args.full else (False if args.quick else None)
-    mode = {True: "full", False: "quick", None: setting().name}[full]
+    mode = args.setting or setting().name
     print(f"executing lessons headless ({mode} setting); executed copies go to {args.out}/", file=sys.stderr)
     try:
-        records = run_lessons(args.names or None, out=args.out, full=full, timeout=args.timeout)
+        records = run_lessons(args.names or None, out=args.out, setting=args.setting, timeout=args.timeout)
     except RuntimeError as e:  # a failing cell: one line naming the lesson and the error
         raise ValueError(str(e)) from None
     for r in records:
@@ -244,9 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lessons", help="execute the lesson notebooks headless (refreshes figures/)")
     p.add_argument("names", nargs="*", help="lessons to run, by number or name prefix (default: all)")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--full", action="store_true", help="the paper-scale setting (default on a GPU)")
-    group.add_argument("--quick", action="store_true", help="the quick setting (default on a CPU)")
+    p.add_argument(
+        "--setting",
+        choices=("quick", "gpu", "paper"),
+        help="quick (default on a CPU), gpu (default on CUDA) or paper (the runs behind results/)",
+    )
     p.add_argument("--out", default="executed", help="folder for the executed copies (default executed/)")
     p.add_argument("--timeout", type=int, default=3600, help="seconds one cell may run (default 3600)")
     p.set_defaults(func=cmd_lessons)

@@ -1,23 +1,20 @@
-"""Gradient flow during training: per-stage gradient norms recorded while a network trains.
+"""Gradient flow during training: per-stage gradient norms recorded by a `fit` callback.
 
-`traced_fit` trains exactly like `train.fit` (same batches, schedule, optimiser step) and, every few
-steps, records the batch loss and ||dL/dW|| of each stage. Lesson 04 uses it to watch an
-unnormalised ResNet blow up; lesson 06 to answer "how does gradient flow affect convergence" for
-ResNet18 against SimpleCNN (one SGD step lowers the loss by about lr * ||g||^2).
+`GradientRecorder` watches `train.fit` (the one training loop): every `every` steps it computes
+||dL/dW|| and ||W|| of each stage in one fused call on the device and reads them back once, so
+recording costs one host synchronisation per `every` steps. Lesson 04 uses it to watch an
+unnormalised ResNet blow up; lesson 06 to relate gradient flow to convergence.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
 
 import torch
 from torch import nn
 
-from .data import ImageSet
-from .loader import DeviceLoader
-from .train import History, TrainConfig, autocast_for, evaluate, lr_at, make_optimizer, run_meta, train_step
+from .records import History, Record
+from .train import Step, TrainingDiverged, fit
 
 
 def stage_of(name: str) -> str:
@@ -35,98 +32,65 @@ def stage_of(name: str) -> str:
     return parts[0]
 
 
-def traced_fit(
-    model: nn.Module, train: ImageSet, test: ImageSet | None, cfg: TrainConfig, *, every: int = 10,
-    name: str | None = None,
-) -> tuple[History, list[dict]]:  # fmt: skip
-    """Train like `train.fit` (same batches, schedule, optimiser and step) and every `every` steps
-    record the batch loss and the gradient norm ||dL/dW|| of each stage (`stage_of`) and of all weights.
+class GradientRecorder:
+    """A `fit` callback: every `every` steps, the batch loss and per-stage gradient and weight norms.
 
-    Returns (History, trace). Trace rows: model, step, epoch, lr, loss, group ("total" or a stage),
-    grad_norm, weight_norm. A NaN/inf loss stops training instead of raising: the History's meta then
-    says diverged=True and diverged_step (the first recorded step, or the epoch's last step, that saw it),
-    and the trace ends there (loss = nan). The loss is read only on recorded steps, so a large `every`
-    keeps the GPU pipeline as unsynchronised as `fit`'s.
+    `rows` (one per recorded step and group, group "total" for all parameters together): model,
+    step, epoch (1-based), lr, loss, group, grad_norm, weight_norm. After the first non-finite loss
+    nothing more is recorded (what follows is NaN).
     """
-    device = cfg.resolved_device()
-    torch.manual_seed(cfg.seed)
-    loader = DeviceLoader(train, batch_size=cfg.batch_size, train=True, device=device, seed=cfg.seed,
-                          augment=cfg.augment, channels_last=cfg.channels_last)  # fmt: skip
-    model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
-    optimizer = make_optimizer(model, cfg)
-    autocast = autocast_for(cfg, device)
-    label = name or type(model).__name__
-    history = History(config=dataclasses.asdict(cfg), meta=run_meta(cfg, device, label) | {"diverged": False})
-    groups: dict[str, list[nn.Parameter]] = {}
-    for pname, p in model.named_parameters():
-        groups.setdefault(stage_of(pname), []).append(p)
-    total, step, trace = cfg.epochs * len(loader), 0, []
-    start = time.perf_counter()
-    for epoch in range(cfg.epochs):
-        loader.set_epoch(epoch)
-        model.train()
-        sums, t0 = torch.zeros(3, device=device), time.perf_counter()
-        for x, y in loader:
-            lr = lr_at(cfg, step, total)
-            s = train_step(
-                model, optimizer, x, y, lr=lr, label_smoothing=cfg.label_smoothing, autocast=autocast
-            )
-            sums += s
-            if step % every == 0:  # the only host-device sync of the loop (a NaN persists until then)
-                loss = float(s[0] / s[2])
-                norms = {g: _norms(ps) for g, ps in groups.items()}
-                norms["total"] = _norms([p for ps in groups.values() for p in ps])
-                for g, (gn, wn) in norms.items():
-                    trace.append(dict(model=label, step=step, epoch=epoch + 1, lr=lr, loss=loss, group=g,
-                                      grad_norm=gn, weight_norm=wn))  # fmt: skip
-                if not math.isfinite(loss):
-                    history.meta.update(diverged=True, diverged_step=step)
-                    break
-            step += 1
-        loss_sum, correct, count = sums.tolist()
-        if not math.isfinite(loss_sum) and not history.meta["diverged"]:
-            history.meta.update(diverged=True, diverged_step=step - 1)
-        rec = dict(epoch=epoch + 1, train_loss=loss_sum / count, train_acc=correct / count,
-                   test_loss=None, test_acc=None, lr=lr, time=0.0,
-                   images_per_s=count / (time.perf_counter() - t0))  # fmt: skip
-        if test is not None and not history.meta["diverged"]:
-            rec["test_loss"], rec["test_acc"] = evaluate(model, test)
-        rec["time"] = time.perf_counter() - start
-        history.records.append(rec)
-        if history.meta["diverged"]:
-            break
-    return history, trace
+
+    def __init__(self, model: nn.Module, *, every: int = 10, label: str | None = None):
+        if every <= 0:
+            raise ValueError(f"every must be a positive number of steps, got {every}")
+        self.every, self.label, self.rows = every, label or type(model).__name__, []
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.groups = list(dict.fromkeys(stage_of(n) for n, _ in named))  # stages in forward order
+        self.params = [p for _, p in named]
+        group_of = [self.groups.index(stage_of(n)) for n, _ in named]
+        self._index = torch.tensor(group_of)  # parameter -> its group
+        self._stopped = False
+
+    def __call__(self, s: Step) -> None:
+        if self._stopped or s.step % self.every:
+            return
+        dev = self.params[0].device
+        grads = [p.grad.detach() if p.grad is not None else torch.zeros((), device=dev) for p in self.params]
+        squares = torch.stack([  # (2, P): squared gradient and weight norms, two fused kernels
+            torch.stack(torch._foreach_norm(grads)).float() ** 2,
+            torch.stack(torch._foreach_norm([p.detach() for p in self.params])).float() ** 2,
+        ])  # fmt: skip
+        per_group = squares.new_zeros(2, len(self.groups)).index_add_(1, self._index.to(dev), squares)
+        norms = torch.cat([per_group, squares.sum(1, keepdim=True)], 1).sqrt()  # (2, groups + 1)
+        loss = s.stats[0] / s.stats[2]
+        values = torch.cat([loss.view(1).float(), norms.flatten()]).tolist()  # the one host sync
+        loss, grad, weight = values[0], values[1 : 2 + len(self.groups)], values[2 + len(self.groups) :]
+        for g, gn, wn in zip([*self.groups, "total"], grad, weight):
+            self.rows.append(dict(model=self.label, step=s.step, epoch=s.epoch + 1, lr=s.lr, loss=loss,
+                                  group=g, grad_norm=gn, weight_norm=wn))  # fmt: skip
+        self._stopped = not math.isfinite(loss)
 
 
-def divergence_summary(runs: dict[str, tuple[History, list[dict]]]) -> list[dict]:
-    """One row per `traced_fit` run (label -> (History, trace)): whether and where it diverged.
+def divergence_summary(runs: dict[str, tuple[History, list[Record]]]) -> list[Record]:
+    """One row per run (label -> (History, `GradientRecorder.rows`)): whether and where it diverged.
 
     Row: model, diverged, diverged_step (None if it did not), first_loss and peak_loss (the largest
     finite recorded batch loss: how far it blew up before NaN/inf), final_train_loss (the last
-    finished epoch's mean; None when the loss was NaN/inf there), final_test_acc (None when it
-    diverged: no usable network to test), epochs (finished or cut short).
+    finished epoch's mean, None if none finished), final_test_acc (None when it diverged: no usable
+    network to test), epochs (finished).
     """
     rows = []
     for label, (hist, trace) in runs.items():
         losses = [r["loss"] for r in trace if r["group"] == "total"]
         finite = [v for v in losses if math.isfinite(v)]
+        diverged = hist.meta.get("diverged", False)
         last = hist.records[-1] if hist.records else {}
-        train_loss = last.get("train_loss")
-        if train_loss is not None and not math.isfinite(train_loss):
-            train_loss = None
-        rows.append(dict(model=label, diverged=hist.meta.get("diverged", False),
-                         diverged_step=hist.meta.get("diverged_step"),
+        rows.append(dict(model=label, diverged=diverged, diverged_step=hist.meta.get("diverged_step"),
                          first_loss=losses[0] if losses else None, peak_loss=max(finite) if finite else None,
-                         final_train_loss=train_loss, final_test_acc=last.get("test_acc"),
+                         final_train_loss=last.get("train_loss"),
+                         final_test_acc=None if diverged else last.get("test_acc"),
                          epochs=len(hist.records)))  # fmt: skip
     return rows
-
-
-def _norms(params: list[nn.Parameter]) -> tuple[float, float]:
-    """(||grad||, ||weight||) over a list of parameters, their tensors taken together."""
-    grads = [p.grad.detach().float().norm() for p in params if p.grad is not None]
-    gn = float(torch.stack(grads).norm()) if grads else 0.0
-    return gn, float(torch.stack([p.detach().float().norm() for p in params]).norm())
 
 
 def grad_flow_summary(trace: list[dict]) -> list[dict]:
@@ -150,3 +114,16 @@ def grad_flow_summary(trace: list[dict]) -> list[dict]:
 
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
+
+
+def fit_recorded(
+    model: nn.Module, train, test, cfg, *, every: int = 10, name: str | None = None, **fit_kw
+) -> tuple[History, list[Record]]:
+    """`train.fit` with a `GradientRecorder`; returns (History, recorder rows). A divergence ends the
+    run and is returned, not raised: the History's meta then says diverged=True and where."""
+    recorder = GradientRecorder(model, every=every, label=name)
+    try:
+        history = fit(model, train, test, cfg, name=name, callbacks=[recorder], **fit_kw)
+    except TrainingDiverged as e:
+        history = e.history
+    return history, recorder.rows

@@ -13,19 +13,19 @@ import copy
 import itertools
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageSet
+from .fold import fold_bn
 from .models import residual_blocks
-from .probes import as_tensors, model_device, preserved
+from .records import write_npz
+from .tensors import as_tensors, batches, loss_sums, model_device, preserved
 
 Direction = dict[str, torch.Tensor]  # parameter (or buffer) name -> tensor of the same shape
 BN_MODES = ("eval", "recalibrate")
@@ -45,25 +45,19 @@ class Surface:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: str | Path) -> Path:
-        """Same as `save_surface(self, path)`."""
-        return save_surface(self, path)
+        """Write an `.npz` atomically: the arrays plus `meta` as JSON (seed, grid, data size, BN mode)."""
+        betas = np.array([]) if self.betas is None else self.betas
+        meta = np.array(json.dumps(self.meta))
+        return write_npz(
+            path, alphas=self.alphas, betas=betas, loss=self.loss, accuracy=self.accuracy, meta=meta
+        )
 
-
-def save_surface(surface: Surface, path: str | Path) -> Path:
-    """Write an `.npz`: the arrays plus `meta` as JSON (seed, grid, data size, BN mode, ...)."""
-    path = Path(path).with_suffix(".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    betas = np.array([]) if surface.betas is None else surface.betas
-    arrays = dict(alphas=surface.alphas, betas=betas, loss=surface.loss, accuracy=surface.accuracy)
-    np.savez(path, **arrays, meta=np.array(json.dumps(surface.meta)))
-    return path
-
-
-def load_surface(path: str | Path) -> Surface:
-    """Read a `Surface` written by `save_surface`."""
-    with np.load(Path(path), allow_pickle=False) as f:
-        betas = f["betas"] if f["betas"].size else None
-        return Surface(f["alphas"], f["loss"], f["accuracy"], betas, json.loads(str(f["meta"])))
+    @classmethod
+    def load(cls, path: str | Path) -> Surface:
+        """Read a `Surface` written by `save`."""
+        with np.load(Path(path), allow_pickle=False) as f:
+            betas = f["betas"] if f["betas"].size else None
+            return cls(f["alphas"], f["loss"], f["accuracy"], betas, json.loads(str(f["meta"])))
 
 
 # ---- directions -----------------------------------------------------------------------------
@@ -98,52 +92,6 @@ def random_direction(model: nn.Module, *, seed: int = 0, keep_1d: bool = False) 
 
 
 # ---- evaluation -----------------------------------------------------------------------------
-
-
-def _fold_bn(model: nn.Module) -> tuple[nn.Module, Callable[[], None]]:
-    """A traced copy of `model` for eval mode whose convolutions absorb the BatchNorm after them.
-
-    Returns the network and `refresh()`, which recomputes the folded weights from the model's current
-    parameters and running statistics: W' = W gamma / sqrt(var + eps), b' = beta - mean gamma / sqrt(var
-    + eps). The folded convolutions keep their weights in channels_last. Untraceable models come back
-    unchanged.
-    """
-    try:
-        gm = torch.fx.symbolic_trace(model)
-    except Exception:  # any Python control flow fx cannot follow: evaluate the model itself
-        return model, lambda: None
-    modules, triples = dict(gm.named_modules()), []
-    for node in list(gm.graph.nodes):
-        conv = modules.get(node.target) if node.op == "call_module" else None
-        if not isinstance(conv, nn.Conv2d):
-            continue
-        users, bn = list(node.users), None
-        if len(users) == 1 and users[0].op == "call_module":
-            cand = modules[users[0].target]
-            if isinstance(cand, nn.BatchNorm2d) and cand.track_running_stats:
-                bn = cand
-                users[0].replace_all_uses_with(node)
-                gm.graph.erase_node(users[0])
-        folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                           conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)  # fmt: skip
-        folded = folded.to(conv.weight.device, conv.weight.dtype, memory_format=torch.channels_last)
-        node.target = f"folded_{len(triples)}"
-        gm.add_submodule(node.target, folded.requires_grad_(False))
-        triples.append((folded, conv, bn))
-    gm.recompile()
-
-    @torch.no_grad()
-    def refresh() -> None:
-        for folded, conv, bn in triples:
-            scale = torch.ones(conv.out_channels, device=conv.weight.device, dtype=conv.weight.dtype)
-            shift = torch.zeros_like(scale) if conv.bias is None else conv.bias.detach()
-            if bn is not None:
-                scale = torch.rsqrt(bn.running_var + bn.eps) * (1 if bn.weight is None else bn.weight)
-                shift = (shift - bn.running_mean) * scale + (0 if bn.bias is None else bn.bias)
-            folded.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
-            folded.bias.copy_(shift)
-
-    return gm, refresh
 
 
 @torch.no_grad()
@@ -181,13 +129,14 @@ def evaluate_surface(
         raise ValueError(f"{len(directions)} directions but {len(coords)} coordinate arrays")
     x, y = as_tensors(data, model_device(model))
     targets = dict(model.named_parameters()) | dict(model.named_buffers())
+    _check_directions(directions, targets)
     names = [n for n in targets if any(n in d and bool(d[n].any()) for d in directions)]
     saved = {n: t.detach().clone() for n, t in targets.items()}  # theta*, and the restore point
     shape = tuple(len(c) for c in coords)
     loss, acc = np.zeros(shape), np.zeros(shape)
     with preserved(model, False):  # restores flags and buffers; parameters restored below
         try:
-            net, refresh = _fold_bn(model) if fast else (model, lambda: None)
+            net, refresh = fold_bn(model) if fast else (model, lambda: None)
             if fast and x.dim() == 4:
                 x = x.contiguous(memory_format=torch.channels_last)
             for index in itertools.product(*[range(n) for n in shape]):
@@ -201,17 +150,27 @@ def evaluate_surface(
                     if bn == "recalibrate":
                         _recalibrate(model, x, batch_size)
                     refresh()
-                    total, correct = 0.0, 0
-                    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-                        out = net(xb)
-                        total += float(F.cross_entropy(out, yb, reduction="sum"))
-                        correct += int((out.argmax(1) == yb).sum())
-                loss[index], acc[index] = total / len(y), correct / len(y)
+                    total, correct, count = loss_sums(net, batches(x, y, batch_size)).tolist()  # one sync
+                loss[index], acc[index] = total / count, correct / count
         finally:
             with torch.no_grad():
                 for n, p in model.named_parameters():
                     p.copy_(saved[n])
     return loss, acc
+
+
+def _check_directions(directions: list[Direction], targets: dict[str, torch.Tensor]) -> None:
+    """Every direction entry must name a parameter or buffer of the model and have its shape."""
+    for k, d in enumerate(directions):
+        unknown = [n for n in d if n not in targets]
+        if unknown:
+            raise ValueError(f"directions[{k}] names {unknown[0]!r}, which the model does not have "
+                             f"(a direction made for another architecture?)")  # fmt: skip
+        bad = [n for n in d if tuple(d[n].shape) != tuple(targets[n].shape)]
+        if bad:
+            n = bad[0]
+            raise ValueError(f"directions[{k}][{n!r}] has shape {tuple(d[n].shape)}, "
+                             f"the model's has {tuple(targets[n].shape)}")  # fmt: skip
 
 
 def _surface(model, data, directions, coords, meta, *, bn, batch_size, fast) -> Surface:
@@ -230,6 +189,8 @@ def _surface(model, data, directions, coords, meta, *, bn, batch_size, fast) -> 
 
 def _axis(span: float, n: int) -> np.ndarray:
     """n points over [-span, span]; the middle one exactly 0 when n is odd (a single point is 0)."""
+    if n <= 0:
+        raise ValueError(f"a surface needs a positive number of points per axis (grid/steps), got {n}")
     axis = np.linspace(-span, span, n) if n > 1 else np.zeros(1)
     axis[n // 2] = 0.0 if n % 2 else axis[n // 2]
     return axis
@@ -285,14 +246,16 @@ def rescale_before_bn(model: nn.Module, factor: float = 10.0, *, block: int = 0)
     it adjusted (running mean x factor, running variance and eps x factor^2): the same function in
     train and eval mode, different weights (Li et al. 2018, Sec. 4: why filter normalisation)."""
     twin = copy.deepcopy(model)
-    b = residual_blocks(twin)[block]
-    if not isinstance(b.bn1, nn.BatchNorm2d) or b.placement == "full_preact":
+    branch = residual_blocks(twin)[block].branch  # layers in computation order
+    names = [n for n, _ in branch.named_children()]
+    conv, bn = branch.conv1, branch[names.index("conv1") + 1]
+    if not isinstance(bn, nn.BatchNorm2d):
         raise ValueError("rescale_before_bn needs a block whose conv1 is followed by BatchNorm")
     with torch.no_grad():
-        b.conv1.weight.mul_(factor)
-        b.bn1.running_mean.mul_(factor)
-        b.bn1.running_var.mul_(factor**2)
-    b.bn1.eps *= factor**2
+        conv.weight.mul_(factor)
+        bn.running_mean.mul_(factor)
+        bn.running_var.mul_(factor**2)
+    bn.eps *= factor**2
     return twin
 
 

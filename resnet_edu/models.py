@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .blocks import PREACT_PLACEMENTS, MLPBlock, ResidualBlock, conv3x3, norm_layer
+from .tensors import hooks, model_device, preserved
 
 
 class ResNet(nn.Module):
@@ -37,6 +38,10 @@ class ResNet(nn.Module):
         **block_kw,
     ):
         super().__init__()
+        if not depths or len(depths) != len(widths) or min(depths) <= 0 or min(widths) <= 0:
+            raise ValueError(
+                f"depths and widths must be equally long and positive, got {depths} and {widths}"
+            )
         preact = placement in PREACT_PLACEMENTS
         # A pre-activation net's first block normalises its own input, so the stem is a bare conv.
         stem = [conv3x3(in_channels, widths[0])]
@@ -73,21 +78,30 @@ def init_weights(model: nn.Module) -> None:
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
 
-def cifar_resnet(depth: int, **kw) -> ResNet:
-    """ResNet of depth 6n+2 for CIFAR (He et al. 2015, Sec. 4.2), option A shortcuts by default."""
+def cifar_resnet(
+    depth: int, *, width: int = 16, option: str = "A", shortcut: bool = True, placement: str = "original",
+    norm: bool = True, skip_scale: float = 1.0, skipinit: bool = False, num_classes: int = 10,
+    in_channels: int = 3,
+) -> ResNet:  # fmt: skip
+    """ResNet of depth 6n+2 for CIFAR (He et al. 2015, Sec. 4.2): three stages of n blocks of widths
+    `width`, 2 `width`, 4 `width` (16-32-64 in the paper), option A shortcuts by default."""
     if depth < 8 or (depth - 2) % 6:
         raise ValueError(f"CIFAR ResNet depth must be 6n+2 with n >= 1 (8, 14, 20, 32, ...), got {depth}")
     n = (depth - 2) // 6
-    width = kw.pop("width", 16)
-    kw.setdefault("option", "A")
-    return ResNet(depths=(n, n, n), widths=(width, 2 * width, 4 * width), **kw)
+    return ResNet(depths=(n, n, n), widths=(width, 2 * width, 4 * width), option=option, shortcut=shortcut,
+                  placement=placement, norm=norm, skip_scale=skip_scale, skipinit=skipinit,
+                  num_classes=num_classes, in_channels=in_channels)  # fmt: skip
 
 
-def resnet18(**kw) -> ResNet:
-    """ResNet18 for 32x32 images: 3x3 stem, no max-pool, 2-2-2-2 blocks, option B projections."""
-    width = kw.pop("width", 64)
-    kw.setdefault("option", "B")
-    return ResNet(depths=(2, 2, 2, 2), widths=(width, 2 * width, 4 * width, 8 * width), **kw)
+def resnet18(
+    *, width: int = 64, option: str = "B", shortcut: bool = True, placement: str = "original",
+    norm: bool = True, num_classes: int = 10, in_channels: int = 3,
+) -> ResNet:  # fmt: skip
+    """ResNet18 for 32x32 images: 3x3 stem, no max-pool, 2-2-2-2 blocks of widths 64-128-256-512 (for
+    `width` 64), option B projections."""
+    return ResNet(depths=(2, 2, 2, 2), widths=(width, 2 * width, 4 * width, 8 * width), option=option,
+                  shortcut=shortcut, placement=placement, norm=norm, num_classes=num_classes,
+                  in_channels=in_channels)  # fmt: skip
 
 
 class SimpleCNN(nn.Module):
@@ -98,6 +112,8 @@ class SimpleCNN(nn.Module):
 
     def __init__(self, *, width: int = 32, num_classes: int = 10, in_channels: int = 3):
         super().__init__()
+        if width <= 0:
+            raise ValueError(f"width must be positive, got {width}")
         w = width
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, w, 16, 16)
@@ -116,7 +132,8 @@ class MLP(nn.Module):
     """Flatten, a linear embedding, `depth` `MLPBlock`s and a linear classifier (lesson 01).
 
     `init="naive"` draws weights from N(0, 0.01^2) (the small-Gaussian habit before Glorot/He);
-    `init="he"` uses Kaiming normal, std = sqrt(2 / fan_in).
+    `init="he"` uses Kaiming normal, std = sqrt(2 / fan_in); `init="xavier"` std = sqrt(1 / fan_in)
+    (Glorot & Bengio 2010, the choice for tanh). `head_norm` adds a BatchNorm before the classifier.
     """
 
     def __init__(
@@ -130,26 +147,32 @@ class MLP(nn.Module):
         init: str = "he",
         norm: bool = False,
         shortcut: bool = False,
+        head_norm: bool = False,
     ):
         super().__init__()
-        if init not in ("he", "naive"):
-            raise ValueError(f"unknown init {init!r}; use 'he' or 'naive'")
+        if init not in ("he", "naive", "xavier"):
+            raise ValueError(f"unknown init {init!r}; use 'he', 'xavier' or 'naive'")
         self.embed = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width))
         self.blocks = nn.Sequential(
             *[MLPBlock(width, act=act, norm=norm, shortcut=shortcut) for _ in range(depth)]
         )
+        # A BN before the classifier (as pre-activation nets end, He et al. 2016) keeps the logits of a
+        # residual MLP, whose stream grows with depth, at the scale of a plain one: a fair start.
+        self.head_norm = nn.BatchNorm1d(width) if head_norm else nn.Identity()
         self.fc = nn.Linear(width, num_classes)
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 if init == "he":
                     nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                elif init == "xavier":  # std = sqrt(1 / fan_in): keeps tanh near its linear regime
+                    nn.init.normal_(m.weight, std=m.in_features**-0.5)
                 else:
                     nn.init.normal_(m.weight, std=0.01)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 3, 32, 32) -> (B, classes)
-        return self.fc(self.blocks(self.embed(x)))
+        return self.fc(self.head_norm(self.blocks(self.embed(x))))
 
 
 # ---- the registry ---------------------------------------------------------------------------
@@ -197,16 +220,9 @@ def count_macs(model: nn.Module, input_size: tuple[int, ...] = (3, 32, 32)) -> i
         else:
             total += m.in_features * m.out_features
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
-    try:
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_size))
-        model.train(was_training)
-    finally:
-        for h in handles:
-            h.remove()
+    layers = [m for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    with hooks(layers, forward=hook), preserved(model, False), torch.no_grad():
+        model(torch.zeros(1, *input_size, device=model_device(model)))
     return total
 
 

@@ -49,38 +49,79 @@ def plot_gradient_norms(
 
 
 def _records(history: Any) -> list[dict]:
-    return list(history.records) if hasattr(history, "records") else list(history)
+    """Rows of a History, of a list of Histories (one per seed; rows get its seed) or a list of rows."""
+    if hasattr(history, "records"):
+        return list(history.records)
+    rows = list(history)
+    if rows and hasattr(rows[0], "records"):
+        return [dict(r, seed=h.meta.get("seed", i)) for i, h in enumerate(rows) for r in h.records]
+    return rows
 
 
-def plot_training_curves(histories: Any, *, metric: str = "loss", ax: Axes | None = None) -> Axes:
+def plot_training_curves(
+    histories: Any, *, metric: str = "loss", splits: tuple[str, ...] = ("train", "test"), band: str = "sd",
+    ax: Axes | None = None,
+) -> Axes:  # fmt: skip
     """Train (dashed) and test (solid) `metric` ("loss" or "acc") against epoch (He et al. 2015, Fig. 6).
 
-    `histories`: a `train.History` (anything with `.records`), a list of dicts (epoch, train_loss,
-    train_acc, test_loss, test_acc; None where not measured), or a dict {label: either}.
+    `histories`: a `History`, a list of Histories or of rows (epoch, train_loss, ..., optionally
+    seed), or a dict {label: any of these}; `experiments.history_rows` output is grouped by model.
+    Several seeds of one label draw their mean with a band: mean +- sd (`band="sd"`) or min..max
+    (`band="range"`); the legend says how many seeds.
     """
     ax = _axes(ax)
-    runs = histories if isinstance(histories, dict) else {None: histories}
-    colors = sns.color_palette(n_colors=max(len(runs), 1))
-    for color, (label, history) in zip(colors, runs.items()):
-        rows = _records(history)
+    if not isinstance(histories, dict):
+        rows = _records(histories)
+        keyed = rows and "model" in rows[0] and rows[0]["model"] is not None
+        histories = (
+            {r["model"]: [q for q in rows if q["model"] == r["model"]] for r in rows}
+            if keyed
+            else {None: rows}
+        )
+    colors = sns.color_palette(n_colors=max(len(histories), 1))
+    for color, (label, history) in zip(colors, histories.items()):
+        df = pd.DataFrame(_records(history))
+        n_seeds = df["seed"].nunique() if "seed" in df else 1
         for split, style in (("train", "--"), ("test", "-")):
-            pts = [
-                (r["epoch"], r[f"{split}_{metric}"]) for r in rows if r.get(f"{split}_{metric}") is not None
-            ]
-            if pts:
-                name = f"{label} {split}" if label is not None else split
-                ax.plot(*zip(*pts), style, color=color, label=name)
+            col = f"{split}_{metric}"
+            if split not in splits or col not in df or df[col].isna().all():
+                continue
+            stats = df.dropna(subset=[col]).groupby("epoch")[col].agg(["mean", "std", "min", "max"])
+            name = " ".join(str(p) for p in (label, split) if p is not None)
+            name += f" (mean of {n_seeds} seeds)" if n_seeds > 1 else ""
+            ax.plot(stats.index, stats["mean"], style, color=color, label=name)
+            if n_seeds > 1:
+                lo, hi = (stats["min"], stats["max"]) if band == "range" else (
+                    stats["mean"] - stats["std"], stats["mean"] + stats["std"])  # fmt: skip
+                ax.fill_between(stats.index, lo, hi, color=color, alpha=0.2, lw=0)
     ax.set(xlabel="epoch", ylabel={"acc": "accuracy"}.get(metric, metric))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.legend()
     return ax
 
 
-def _surface(surface: Any):
-    if isinstance(surface, str | Path):
-        from .landscape import load_surface
+def plot_with_stored(
+    runs: Any, stored: dict | None, *, title: str, setting: str, metric: str = "loss",
+    splits: tuple[str, ...] = ("train", "test"),
+) -> Figure:  # fmt: skip
+    """This run's curves (`plot_training_curves`) and, beside them when there is one, the stored
+    paper-setting run of the same experiment (`records.load_results`), titled with its origin."""
+    n = 2 if stored else 1
+    fig, axes = plt.subplots(1, n, figsize=(6.5 * n, 4.5), squeeze=False, layout="constrained")
+    plot_training_curves(runs, metric=metric, splits=splits, ax=axes[0, 0])
+    axes[0, 0].set_title(f"{title} ({setting} run, this machine)")
+    if stored:
+        plot_training_curves(stored["records"], metric=metric, splits=splits, ax=axes[0, 1])
+        axes[0, 1].set_title(stored["label"])
+    return fig
 
-        return load_surface(surface)
+
+def as_surface(surface: Any):
+    """A `landscape.Surface`, given one or the path of one saved with `Surface.save`."""
+    if isinstance(surface, str | Path):
+        from .landscape import Surface
+
+        return Surface.load(surface)
     return surface
 
 
@@ -105,7 +146,7 @@ def plot_landscape_contour(
     ax: Axes | None = None,
 ) -> Axes:  # fmt: skip
     """Contour lines over a filled contour of a 2-D surface (Li et al. 2018, Fig. 5)."""
-    ax, surface = _axes(ax), _surface(surface)
+    ax, surface = _axes(ax), as_surface(surface)
     a, b = _grid(surface)
     z = _values(surface, log, clip)
     if filled:
@@ -132,7 +173,7 @@ def plot_landscape_3d(
 
     `vmin`/`vmax` fix the colour scale (in plotted units), so two surfaces side by side compare.
     """
-    surface = _surface(surface)
+    surface = as_surface(surface)
     if ax is None:
         ax = plt.figure().add_subplot(projection="3d")
     a, b = _grid(surface)
@@ -146,7 +187,7 @@ def plot_landscape_slices(
     surface: Any, *, at: float = 0.0, log: bool = False, clip: float | None = None, ax: Axes | None = None
 ) -> Axes:
     """1-D curves: a line or interpolation as is, or a 2-D surface's slices b = at and a = at."""
-    ax, surface = _axes(ax), _surface(surface)
+    ax, surface = _axes(ax), as_surface(surface)
     z, label = _values(surface, log, clip), surface.meta.get("label")
     prefix = f"{label}: " if label else ""
     if surface.betas is None:

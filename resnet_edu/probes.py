@@ -8,50 +8,18 @@ touched (gradients come from `torch.autograd.grad`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import ImageSet
-from .loader import normalize
 from .models import residual_blocks
+from .tensors import as_tensors, batches, hooks, loss_sums, model_device, preserved
 
 Record = dict[str, Any]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-# ---- helpers shared with `landscape` --------------------------------------------------------
-
-
-def as_tensors(data: Any, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """An `ImageSet` (normalised, unaugmented) or a pair (x, y) -> float inputs and labels on `device`."""
-    x, y = (normalize(data.images), data.labels) if isinstance(data, ImageSet) else data
-    return x.to(device), y.to(device)
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter (CPU for a parameter-free model)."""
-    return next(model.parameters(), torch.empty(0)).device
-
-
-@contextmanager
-def preserved(model: nn.Module, train: bool) -> Iterator[nn.Module]:
-    """Put `model` in train or eval mode; afterwards restore every module's flag and every buffer."""
-    flags = [(m, m.training) for m in model.modules()]
-    buffers = [(b, b.detach().clone()) for b in model.buffers()]
-    model.train(train)
-    try:
-        yield model
-    finally:
-        for m, flag in flags:
-            m.training = flag
-        with torch.no_grad():
-            for b, saved in buffers:
-                b.copy_(saved)
 
 
 # ---- gradients ------------------------------------------------------------------------------
@@ -97,17 +65,13 @@ def activation_grad_norms(
         raise ValueError(f"{type(model).__name__} has no ResidualBlock or MLPBlock to probe")
     names = {m: n for n, m in model.named_modules()}
     seen: list[torch.Tensor] = []
-    handles = []
-    try:
-        for b in blocks:
-            handles.append(b.register_forward_pre_hook(lambda m, inp: seen.append(inp[0])))
-        handles.append(blocks[-1].register_forward_hook(lambda m, inp, out: seen.append(out)))
-        with preserved(model, train):
-            loss = loss_fn(model(x.detach().requires_grad_(True)), y)
-            grads = torch.autograd.grad(loss, seen)
-    finally:
-        for h in handles:
-            h.remove()
+    with (
+        hooks(blocks, pre=lambda m, inp: seen.append(inp[0])),
+        hooks(blocks[-1:], forward=lambda m, inp, out: seen.append(out)),
+        preserved(model, train),
+    ):
+        loss = loss_fn(model(x.detach().requires_grad_(True)), y)
+        grads = torch.autograd.grad(loss, seen)
     labels = [names[b] for b in blocks] + [f"{names[blocks[-1]]}.out"]
     norms = [float(g.norm()) for g in grads]
     return [
@@ -138,15 +102,8 @@ def forward_stats(
         )
         rows.append(dict(model=label, block=len(rows), name=names[block], **stats))
 
-    handles = []
-    try:
-        for b in residual_blocks(model):
-            handles.append(b.register_forward_hook(hook))
-        with preserved(model, train):
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    with hooks(residual_blocks(model), forward=hook), preserved(model, train):
+        model(x)
     return rows
 
 
@@ -198,14 +155,9 @@ def _lesion_hook(state: dict) -> Callable:
     return hook
 
 
-@torch.no_grad()
 def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, float]:
-    correct, loss = 0, 0.0
-    for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        logits = model(xb)
-        correct += int((logits.argmax(1) == yb).sum())
-        loss += float(F.cross_entropy(logits, yb, reduction="sum"))
-    return correct / len(y), loss / len(y)
+    loss_sum, correct, count = loss_sums(model, batches(x, y, batch_size)).tolist()
+    return correct / count, loss_sum / count
 
 
 def lesion_study(
@@ -231,11 +183,8 @@ def lesion_study(
         )
         for i, block in enumerate(residual_blocks(model)):
             state = {"skipped": False}
-            handle = block.register_forward_hook(_lesion_hook(state))
-            try:
+            with hooks([block], forward=_lesion_hook(state)):
                 acc, loss = _accuracy(model, x, y, batch_size)
-            finally:
-                handle.remove()
             skipped = state["skipped"]
             rows.append(dict(model=label, block=i, name=names[block], removed=not skipped, skipped=skipped,
                              accuracy=acc, loss=loss))  # fmt: skip
@@ -250,6 +199,8 @@ def _hvp_operator(
 ) -> tuple[float, list[torch.Tensor], Callable[[list[torch.Tensor]], list[torch.Tensor]]]:
     """Loss, parameters and v -> Hv by double backprop (Pearlmutter 1994): Hv = d<dL/dtheta, v>/dtheta."""
     params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"{type(model).__name__} has no trainable parameters: its Hessian is empty")
     loss = loss_fn(model(x), y)
     grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
     params, grads = zip(*[(p, g) for p, g in zip(params, grads) if g is not None])
@@ -266,6 +217,8 @@ def _dot(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
 
 def _power_iteration(params: list[torch.Tensor], hvp: Callable, iters: int, tol: float, seed: int) -> float:
     """v^T H v of the unit vector power iteration converges to; stops at a relative change < tol."""
+    if iters <= 0:
+        raise ValueError(f"iters must be a positive number of power iterations, got {iters}")
     g = torch.Generator().manual_seed(seed)
     v = [torch.randn(p.shape, generator=g).to(p) for p in params]
     eig = 0.0
@@ -281,14 +234,19 @@ def _power_iteration(params: list[torch.Tensor], hvp: Callable, iters: int, tol:
     return eig
 
 
-def _hutchinson(params: list[torch.Tensor], hvp: Callable, n_samples: int, seed: int) -> float:
-    """Mean of v^T H v over Rademacher vectors v: an unbiased estimate of tr(H) (Hutchinson 1989)."""
+def _hutchinson(params: list[torch.Tensor], hvp: Callable, n_samples: int, seed: int) -> tuple[float, float]:
+    """Mean of v^T H v over Rademacher vectors v, an unbiased estimate of tr(H) (Hutchinson 1989),
+    and its standard error (sample sd / sqrt(n_samples); 0 for a single sample)."""
+    if n_samples <= 0:
+        raise ValueError(f"n_samples must be a positive number of Rademacher vectors, got {n_samples}")
     g = torch.Generator().manual_seed(seed)
-    total = 0.0
+    samples = []
     for _ in range(n_samples):
         v = [(torch.randint(0, 2, p.shape, generator=g) * 2 - 1).to(p) for p in params]
-        total += float(_dot(v, hvp(v)))
-    return total / n_samples
+        samples.append(float(_dot(v, hvp(v))))
+    t = torch.tensor(samples, dtype=torch.float64)
+    se = float(t.std() / n_samples**0.5) if n_samples > 1 else 0.0
+    return float(t.mean()), se
 
 
 def hessian_top_eigenvalue(
@@ -312,19 +270,21 @@ def hessian_trace(
     """Hutchinson's estimate tr(H) ~ mean over Rademacher v of v^T H v (Hutchinson 1989)."""
     with preserved(model, train):
         _, params, hvp = _hvp_operator(model, x, y, loss_fn)
-        return _hutchinson(params, hvp, n_samples, seed)
+        return _hutchinson(params, hvp, n_samples, seed)[0]
 
 
 def sharpness(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = F.cross_entropy,
     iters: int = 100, n_samples: int = 100, seed: int = 0, train: bool = False, label: str | None = None,
 ) -> Record:  # fmt: skip
-    """One record: model, top_eigenvalue, trace, loss, seed, n_samples (for `plots.plot_eigenvalues`).
+    """One record: model, top_eigenvalue (largest in magnitude), trace, trace_se (its standard error),
+    loss, seed, n_samples (for `plots.plot_eigenvalues`).
 
     One forward/backward graph serves both estimates and the loss.
     """
     with preserved(model, train):
         loss, params, hvp = _hvp_operator(model, x, y, loss_fn)
         top = _power_iteration(params, hvp, iters, 1e-5, seed)
-        trace = _hutchinson(params, hvp, n_samples, seed)
-    return dict(model=label, top_eigenvalue=top, trace=trace, loss=loss, seed=seed, n_samples=n_samples)
+        trace, trace_se = _hutchinson(params, hvp, n_samples, seed)
+    return dict(model=label, top_eigenvalue=top, trace=trace, trace_se=trace_se, loss=loss, seed=seed,
+                n_samples=n_samples)  # fmt: skip

@@ -18,7 +18,8 @@ from matplotlib.figure import Figure
 from . import plots
 from .data import synthetic_cifar
 from .models import cifar_resnet
-from .probes import activation_grad_norms, as_tensors
+from .probes import activation_grad_norms
+from .tensors import as_tensors
 
 
 def widgets_available() -> bool:
@@ -103,7 +104,7 @@ def gradient_explorer(
 def landscape_viewer(surface: Any, *, static: bool | None = None) -> Any:
     """Slice position, log scale and clipping over a `Surface` (or a saved `.npz` path): contour with the
     slice marked, beside the 1-D slices through it (Li et al. 2018, Figs. 3 and 5)."""
-    surface = plots._surface(surface)
+    surface = plots.as_surface(surface)
     lo, hi = float(np.min(surface.loss)), float(np.max(surface.loss))
     positions = [round(float(b), 4) for b in (surface.betas if surface.betas is not None else [0.0])]
     at0 = min(positions, key=abs)

@@ -1,0 +1,99 @@
+"""Training settings: a frozen `TrainConfig` with units, and the learning-rate schedule as a pure function.
+
+Variants are made with `dataclasses.replace(cfg, lr=0.05)`; the paper's CIFAR recipe is
+`paper.CIFAR_RECIPE`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+SCHEDULES = ("onecycle", "cosine", "step", "constant")
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training setting, with its unit. Make variants with `dataclasses.replace(cfg, lr=0.05)`."""
+
+    epochs: int = 30  # passes over the training set
+    batch_size: int = 128  # images per optimiser step, summed over all DDP ranks
+    lr: float = 0.1  # peak learning rate, per batch of `batch_size`
+    momentum: float = 0.9  # SGD momentum (Nesterov when `nesterov`), dimensionless
+    nesterov: bool = True  # Nesterov momentum
+    weight_decay: float = 5e-4  # L2 penalty coefficient added to every parameter's gradient
+    label_smoothing: float = 0.0  # probability mass spread uniformly over the classes, in [0, 1)
+    schedule: str = "onecycle"  # "onecycle" (linear up, linear down), "cosine", "step", "constant"
+    warmup: float = 0.2  # fraction of all steps spent warming up linearly ("onecycle", "cosine" only)
+    milestones: tuple[float, ...] = (0.5, 0.75)  # "step": lr/10 at each; < 1: fraction of steps, else epoch
+    augment: bool = True  # random crop (pad 4) and horizontal flip (He et al. 2015, Sec. 4.2)
+    precision: str = "auto"  # "auto": see `resolved_precision`; or "bf16" / "fp16" / "fp32"
+    channels_last: bool = False  # NHWC memory layout (faster convolutions on GPU tensor cores)
+    compile: bool = False  # torch.compile the model (minutes of compile time, faster epochs)
+    seed: int = 0  # seeds the model-independent RNGs and the loader's shuffling and augmentation
+    eval_every: int = 1  # evaluate on the test set every this many epochs, and after the last
+    device: str = "auto"  # "auto": cuda if available else cpu; or any torch device string
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0:
+            raise ValueError(f"epochs must be positive, got {self.epochs}")
+        if self.batch_size <= 0:
+            raise ValueError(f"batch size must be positive, got {self.batch_size}")
+        if self.lr < 0 or not math.isfinite(self.lr):
+            raise ValueError(f"learning rate must be a finite number >= 0, got {self.lr}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight decay must be >= 0, got {self.weight_decay}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; known: {', '.join(SCHEDULES)}")
+        if not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup is a fraction of training in [0, 1), got {self.warmup}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; known: {', '.join(PRECISIONS)}")
+        if self.eval_every <= 0:
+            raise ValueError(f"eval_every must be positive, got {self.eval_every}")
+
+    def resolved_device(self) -> torch.device:
+        """`device` with "auto" replaced by cuda (when available) or cpu."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def resolved_precision(self, device: torch.device | str | None = None) -> str:
+        """`precision` with "auto" replaced by what `device` runs natively: bf16 on GPUs of compute
+        capability 8.0 or higher (A100, H100), fp16 with a gradient scaler below that (T4, V100: cuDNN
+        has no bf16 convolutions there, though torch reports bf16 "supported" by emulation), fp32 on
+        the CPU."""
+        if self.precision != "auto":
+            return self.precision
+        device = torch.device(device) if device is not None else self.resolved_device()
+        if device.type != "cuda":
+            return "fp32"
+        return "bf16" if torch.cuda.get_device_capability(device)[0] >= 8 else "fp16"
+
+
+def lr_at(cfg: TrainConfig, step: int, total_steps: int) -> float:
+    """Learning rate for optimiser step `step` (0-based) of `total_steps`.
+
+    onecycle: (step+1)/w * lr during the w = round(warmup * total) warm-up steps, then linear
+    decay lr * (total - step) / (total - w). cosine: same warm-up, then
+    lr * (1 + cos(pi * (step - w) / (total - w))) / 2. step: lr divided by 10 at every milestone
+    passed (He et al. 2015: at 32k and 48k of 64k iterations, i.e. 0.5 and 0.75). constant: lr.
+    """
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if cfg.schedule == "step":
+        per_epoch = total_steps / cfg.epochs
+        marks = [m * total_steps if m < 1 else m * per_epoch for m in cfg.milestones]
+        return cfg.lr * 0.1 ** sum(step >= round(m) for m in marks)
+    w = round(cfg.warmup * total_steps)
+    if step < w:
+        return cfg.lr * (step + 1) / w
+    t = (step - w) / max(total_steps - w, 1)  # 0 at the peak, -> 1 at the end
+    if cfg.schedule == "onecycle":
+        return cfg.lr * (1 - t)
+    return cfg.lr * (1 + math.cos(math.pi * t)) / 2
