@@ -10,10 +10,11 @@ ifneq ($(SHARED_DATA),)
 export RESNET_EDU_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: lessons test lint setup clean
+.PHONY: lessons test lint setup setup-dev clean
 
 setup: $(VENV)/.installed
 
+# Learners: the lessons' requirements only.
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -21,13 +22,20 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
+# Developers: the same plus the `dev` extra (pytest, ruff, the landscape benchmark's reference).
+setup-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
 lessons: setup
 	$(PY) -m resnet_edu lessons
 
-test: setup
+test: setup-dev
 	$(PY) -m pytest
 
-lint: setup
+lint: setup-dev
 	$(PY) -m ruff check resnet_edu tests
 	$(PY) -m ruff format --check resnet_edu tests
 

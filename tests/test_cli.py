@@ -11,7 +11,7 @@ import torch
 
 from resnet_edu import bench, cli
 from resnet_edu.models import build_model, count_params
-from resnet_edu.train import History
+from resnet_edu.records import History
 
 TINY = ["--synthetic", "--subset", "4", "--batch-size", "20", "--epochs", "1", "--lr", "0.05"]
 
@@ -116,6 +116,7 @@ def test_bench_landscape_is_wired_to_bench_landscape(capsys, monkeypatch):
     assert out.splitlines() == ["ours_s_per_point: 0.5", "ratio: 12"]
 
 
+@pytest.mark.slow
 def test_bench_train_times_both_paths():
     result = bench.bench_train(
         device="cpu", models=("simplecnn",), steps=1, warmup=0, batch_size=16, workers=0

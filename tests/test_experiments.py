@@ -1,33 +1,13 @@
-import json
 import math
 
 import pytest
 import torch
 
 from resnet_edu import experiments as ex
+from resnet_edu.config import TrainConfig
 from resnet_edu.data import synthetic_cifar
-from resnet_edu.train import History, TrainConfig
-
-# ---- lessons 01-03
-
-
-def test_results_round_trip_with_full_run_label(tmp_path):
-    path = tmp_path / "results" / "01_degradation.json"
-    assert ex.load_results(path) is None  # no full run yet: lessons plot only their quick run
-    rows = [{"model": "plain-20", "epoch": 1, "train_loss": 2.0}]
-    ex.save_results(rows, path, config=TrainConfig(epochs=3, seed=7), seed=7, device="NVIDIA H100")
-    saved = json.loads(path.read_text())
-    assert saved["config"]["epochs"] == 3 and saved["seed"] == 7
-    loaded = ex.load_results(path)
-    assert loaded["records"] == rows
-    assert loaded["label"] == f"full run (NVIDIA H100, {saved['date']})"
-
-
-def test_fake_full_results_file_is_found(tmp_path):
-    fake = {"records": [{"model": "resnet-56", "epoch": 1}], "config": {}, "seed": 0, "device": "GPU X",
-            "date": "2026-01-02"}  # fmt: skip
-    (tmp_path / "03_placements.json").write_text(json.dumps(fake))
-    assert ex.load_results(tmp_path / "03_placements.json")["label"] == "full run (GPU X, 2026-01-02)"
+from resnet_edu.models import MLP
+from resnet_edu.records import by_model, final_rows
 
 
 def test_mlp_gradient_norms_vanish_for_sigmoid_and_stay_flat_with_he_and_bn():
@@ -49,37 +29,12 @@ def test_shortcut_param_counts_match_the_paper_and_projection_sizes():
     assert row["extra_B"] == (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
 
 
-def test_unrolled_sum_is_exact_for_preactivation_only():
-    x = torch.randn(4, 8, 6, 6, dtype=torch.float64)
-    pre = ex.unrolled_sum_errors(ex.block_stack(5, placement="full_preact"), x)
-    orig = ex.unrolled_sum_errors(ex.block_stack(5, placement="original"), x)
-    assert max(r["rel_error"] for r in pre) < 1e-12
-    assert min(r["rel_error"] for r in orig[:-1]) > 1e-2  # l = L-1 is one ReLU away, also broken
-    assert [r["l"] for r in pre] == list(range(5))
-
-
-def test_gradient_decomposition_matches_autograd_for_preactivation():
-    x = torch.randn(4, 8, 6, 6, dtype=torch.float64)
-    rows = ex.gradient_decomposition(ex.block_stack(4, placement="full_preact"), x)
-    assert max(r["abs_error"] for r in rows) < 1e-10
-    assert len({round(r["direct_norm"], 9) for r in rows}) == 1  # the same dE/dx_L reaches every block
-    orig = ex.gradient_decomposition(ex.block_stack(4, placement="original"), x)
-    assert max(r["abs_error"] for r in orig) > 1e-3
-
-
-def test_skip_scale_multiplies_gradient_by_lambda_to_the_depth():
-    rows = ex.skip_scale_gradients(lambdas=(0.5, 1.5), depths=(1, 3, 6))
-    for r in rows:
-        assert r["grad_ratio"] == pytest.approx(r["lam"] ** r["depth"], rel=1e-12)
-    small = ex.skip_scale_gradients(lambdas=(1.0,), depths=(8,), branch_gain=0.05)
-    assert small[0]["grad_ratio"] != pytest.approx(1.0, rel=1e-9)  # the branches now add a little
-
-
 def test_train_models_tidy_rows_and_grouping():
     data = synthetic_cifar(4, seed=0)
     cfg = TrainConfig(epochs=2, batch_size=20, lr=0.01, augment=False, device="cpu", schedule="constant")
-    models = {"shallow": lambda: ex.mlp(1, width=16), "deep": lambda: ex.mlp(3, width=16, shortcut=True)}
-    rows = ex.train_models(models, data, None, cfg)
+    mlp = lambda depth, **kw: MLP(depth=depth, width=16, head_norm=True, **kw)  # noqa: E731
+    models = {"shallow": lambda: mlp(1), "deep": lambda: mlp(3, shortcut=True)}
+    rows = ex.history_rows(ex.train_models(models, data, None, cfg))
     assert [(r["model"], r["epoch"]) for r in rows] == [
         ("shallow", 1),
         ("shallow", 2),
@@ -87,30 +42,24 @@ def test_train_models_tidy_rows_and_grouping():
         ("deep", 2),
     ]
     assert all(math.isfinite(r["train_loss"]) for r in rows)
-    assert list(ex.by_model(rows)) == ["shallow", "deep"]
-    assert [r["epoch"] for r in ex.final_rows(rows)] == [2, 2]
-    again = ex.train_models({"shallow": models["shallow"]}, data, None, cfg)  # seeded: repeatable
+    assert list(by_model(rows)) == ["shallow", "deep"]
+    assert [r["epoch"] for r in final_rows(rows)] == [2, 2]
+    again = ex.history_rows(ex.train_models({"shallow": models["shallow"]}, data, None, cfg))  # repeatable
     assert again[-1]["train_loss"] == rows[1]["train_loss"]
 
 
-def test_as_batch_is_seeded_normalised_and_mixes_classes():
-    data = synthetic_cifar(5, seed=0)
-    x, y = ex.as_batch(data, 20, seed=3)
-    x2, y2 = ex.as_batch(data, 20, seed=3)
-    assert x.shape == (20, 3, 32, 32) and x.dtype == torch.float32
-    assert torch.equal(x, x2) and torch.equal(y, y2)
-    assert len(set(y.tolist())) > 3
-
-
-def test_downsample_averages_pixels():
-    data = synthetic_cifar(1, seed=0)
-    small = ex.downsample(data, 16)
-    assert small.images.shape == (10, 3, 16, 16) and small.images.dtype == torch.uint8
-    expected = data.images[0, 0, :2, :2].float().mean().round()
-    assert small.images[0, 0, 0, 0] == expected
-
-
-# ---- lessons 04-06
+def test_train_models_seeds_govern_initialisation_and_the_summary_spread():
+    data = synthetic_cifar(4, seed=0)
+    cfg = TrainConfig(epochs=1, batch_size=20, lr=0.01, augment=False, device="cpu", schedule="constant")
+    make = {"mlp": lambda: MLP(depth=2, width=8)}
+    hs = ex.train_models(make, data, None, cfg, seeds=(0, 1, 0))
+    assert [h.meta["seed"] for h in hs] == [0, 1, 0] and hs[0].meta["params"] > 0
+    losses = [h.records[-1]["train_loss"] for h in hs]
+    assert losses[0] == losses[2] and losses[0] != losses[1]  # same seed: same weights and batches
+    [row] = ex.seed_summary(ex.history_rows(hs[:2]), "train_loss")
+    assert row["seeds"] == 2 and row["min"] == min(losses[:2]) and row["max"] == max(losses[:2])
+    assert row["mean"] == pytest.approx(sum(losses[:2]) / 2)
+    assert row["sd"] == pytest.approx(abs(losses[0] - losses[1]) / 2**0.5)
 
 
 def test_growth_rates_recovers_a_known_line_and_a_doubling():
@@ -131,13 +80,3 @@ def test_variance_through_depth_bn_linear_skipinit_constant_plain_exponential():
     assert rates["no normalisation"]["ratio_per_block"] > 1.5  # ~2 per block
     # BN: each block adds a unit-variance branch, halved on average by the ReLU after the addition
     assert all(0.1 < b - a < 1.0 for a, b in zip(bn, bn[1:]))
-
-
-def test_load_compare_results_reads_history_files_and_skips_others(tmp_path):
-    assert ex.load_compare_results(tmp_path / "missing") == {}
-    rec = dict(epoch=1, train_loss=1.0, train_acc=0.5, test_loss=1.1, test_acc=0.6, lr=0.1, time=2.0,
-               images_per_s=100.0)  # fmt: skip
-    History([rec], {"epochs": 1}, {"model": "resnet18"}).save(tmp_path / "resnet18.json")
-    (tmp_path / "notes.json").write_text('{"something": "else"}')
-    loaded = ex.load_compare_results(tmp_path)
-    assert list(loaded) == ["resnet18"] and loaded["resnet18"].best("test_acc") == 0.6

@@ -162,18 +162,19 @@ def test_mlp_surface_and_bad_bn_mode():
 
 def test_save_and_load_round_trip(tmp_path):
     surface = L.random_plane(trained_like(), DATA, grid=2, seed=7, label="resnet8")
-    path = L.save_surface(surface, tmp_path / "sub" / "plane")
-    back = L.load_surface(path)
+    path = surface.save(tmp_path / "sub" / "plane")
+    back = L.Surface.load(path)
     assert path.suffix == ".npz" and back.meta == surface.meta
     assert {"seed", "grid", "n_data", "bn"} <= back.meta.keys() and back.meta["seed"] == 7
     assert back.meta["n_data"] == len(DATA) and back.meta["bn"] == "eval"
     for field in ("alphas", "betas", "loss", "accuracy"):
         np.testing.assert_array_equal(getattr(back, field), getattr(surface, field))
-    line = L.load_surface(L.random_line(trained_like(), DATA, steps=2).save(tmp_path / "line.npz"))
+    line = L.Surface.load(L.random_line(trained_like(), DATA, steps=2).save(tmp_path / "line.npz"))
     assert line.betas is None
 
 
 def test_bench_landscape_smoke():
+    pytest.importorskip("loss_landscapes")  # the comparison package is a dev extra
     from resnet_edu.bench import bench_landscape
 
     r = bench_landscape(grid=1, n_images=4)
@@ -191,7 +192,7 @@ def test_rescale_before_bn_keeps_the_function_and_changes_the_weights():
     for train in (False, True):
         model.train(train), twin.train(train)
         assert torch.allclose(model(x), twin(x), atol=1e-4)
-    w, w2 = model.stages[1][0].conv1.weight, twin.stages[1][0].conv1.weight
+    w, w2 = model.stages[1][0].branch.conv1.weight, twin.stages[1][0].branch.conv1.weight
     assert torch.allclose(w2, 10 * w)
 
 
@@ -204,3 +205,19 @@ def test_raw_direction_has_the_weights_norm_and_no_filter_normalisation():
     assert float(torch.stack([t.norm() for t in d.values()]).norm()) == pytest.approx(float(norm_w), rel=1e-5)
     assert all(not d[n].any() for n, p in params.items() if p.dim() < 2)
     assert torch.equal(d["fc.weight"], L.raw_direction(model, seed=3)["fc.weight"])
+
+
+def test_directions_for_another_model_and_empty_grids_are_refused():
+    torch.manual_seed(0)
+    small, big = cifar_resnet(8, width=4), cifar_resnet(14, width=4)
+    foreign = L.random_direction(big, seed=0)
+    with pytest.raises(ValueError, match="does not have"):
+        L.evaluate_surface(small, DATA, [foreign], [np.zeros(1)])
+    d = L.random_direction(small, seed=0)
+    name = next(iter(d))
+    with pytest.raises(ValueError, match="has shape"):
+        L.evaluate_surface(small, DATA, [d | {name: torch.zeros(())}], [np.zeros(1)])
+    with pytest.raises(ValueError, match="positive number of points"):
+        L.random_plane(small, DATA, grid=0)
+    with pytest.raises(ValueError, match="positive number of points"):
+        L.random_line(small, DATA, steps=-1)

@@ -56,3 +56,14 @@ def test_augmented_batches_keep_shape_and_value_range():
         assert x.is_contiguous(memory_format=torch.channels_last)
         assert lo - 1e-5 <= x.min() and x.max() <= hi + 1e-5
         assert y.dtype == torch.long
+
+
+def test_downsample_averages_pixels():
+    data = synthetic_cifar(1, seed=0)
+    small = L.downsample(data, 16)
+    assert small.images.shape == (10, 3, 16, 16) and small.images.dtype == torch.uint8
+    expected = data.images[0, 0, :2, :2].float().mean().round()
+    assert small.images[0, 0, 0, 0] == expected
+
+
+# ---- lessons 04-06

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from resnet_edu.blocks import PLACEMENTS, PadShortcut, ResidualBlock
+from resnet_edu.blocks import PLACEMENTS, ResidualBlock
 from resnet_edu.models import (
     MLP,
     build_model,
@@ -67,40 +67,10 @@ def test_shortcut_off_removes_exactly_the_projection_parameters():
     assert names_res == {n for n, _ in plain.named_parameters()}
 
 
-def test_option_a_pads_with_zeros_and_subsamples():
-    x = torch.randn(2, 4, 8, 8)
-    y = PadShortcut(4, 8, 2)(x)
-    assert y.shape == (2, 8, 4, 4)
-    assert torch.equal(y[:, 2:6], x[:, :, ::2, ::2])
-    assert y[:, :2].abs().sum() == 0 and y[:, 6:].abs().sum() == 0
-
-
-def test_block_is_branch_plus_identity():
-    torch.manual_seed(0)
-    block = ResidualBlock(8, 8, placement="full_preact").eval()
-    x = torch.randn(2, 8, 6, 6)
-    assert torch.allclose(block(x), block.branch(x) + x)
-    post = ResidualBlock(8, 8).eval()
-    assert torch.allclose(post(x), torch.relu(post.branch(x) + x))
-
-
-def test_plain_block_has_no_addition():
-    torch.manual_seed(0)
-    plain = ResidualBlock(8, 8, shortcut=False).eval()
-    x = torch.randn(2, 8, 6, 6)
-    assert torch.allclose(plain(x), torch.relu(plain.branch(x)))
-
-
 @pytest.mark.parametrize("placement", PLACEMENTS)
 def test_every_placement_builds_a_working_net(placement):
     model = build_model("resnet20", width=4, placement=placement)
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
-
-
-def test_skipinit_starts_as_identity():
-    block = ResidualBlock(4, 4, placement="full_preact", skipinit=True, norm=False)
-    x = torch.randn(2, 4, 5, 5)
-    assert torch.equal(block(x), x)
 
 
 def test_mlp_depth_and_options():

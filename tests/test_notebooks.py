@@ -20,10 +20,11 @@ def test_notebook_is_stored_without_outputs(path):
 
 
 @pytest.mark.notebook
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
 def test_notebook_runs_in_the_quick_setting(path, tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_EDU_FIGURES", str(tmp_path / "figures"))  # not into the clone
-    [record] = course.run_lessons([path.stem], out=tmp_path, full=False, progress=False)
+    [record] = course.run_lessons([path.stem], out=tmp_path, setting="quick", progress=False)
     assert record["seconds"] > 0
     assert list((tmp_path / "figures").glob(f"{path.stem[:2]}_*.png")), "the lesson saved no figure"

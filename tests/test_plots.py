@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from resnet_edu import plots  # noqa: E402
-from resnet_edu.landscape import Surface, save_surface  # noqa: E402
+from resnet_edu.landscape import Surface  # noqa: E402
 
 GRID = np.linspace(-1, 1, 7)
 PLANE = Surface(GRID, 1 + np.add.outer(GRID**2, 2 * GRID**2), np.full((7, 7), 0.5), GRID, {"label": "bowl"})
@@ -49,7 +49,7 @@ def test_training_curves_accept_history_list_and_dict(tmp_path):
         for e in range(1, 4)
     ]
 
-    class History:  # stands in for train.History
+    class History:  # stands in for records.History
         records = rows
 
     ax = plots.plot_training_curves(rows)
@@ -60,7 +60,7 @@ def test_training_curves_accept_history_list_and_dict(tmp_path):
 
 
 def test_landscape_plots(tmp_path):
-    path = save_surface(PLANE, tmp_path / "plane")
+    path = PLANE.save(tmp_path / "plane")
     fig, axes = plt.subplots(1, 2)
     plots.plot_landscape_contour(PLANE, ax=axes[0], log=True, clip=2.5)
     plots.plot_landscape_slices(path, ax=axes[1], at=0.0)

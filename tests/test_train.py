@@ -11,21 +11,15 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from resnet_edu.checkpoints import load_weights
+from resnet_edu.config import TrainConfig, lr_at
 from resnet_edu.data import ImageSet, synthetic_cifar
 from resnet_edu.loader import DeviceLoader
 from resnet_edu.models import SimpleCNN, build_model
-from resnet_edu.train import (
-    History,
-    TrainConfig,
-    TrainingDiverged,
-    evaluate,
-    fit,
-    load_weights,
-    lr_at,
-    make_optimizer,
-    train_step,
-)
+from resnet_edu.records import History
+from resnet_edu.train import TrainingDiverged, evaluate, fit, make_optimizer, train_step
 
+CPU = torch.device("cpu")
 TINY = TrainConfig(epochs=2, batch_size=16, lr=0.05, device="cpu", seed=3)
 
 
@@ -201,7 +195,7 @@ def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
     net = torch.nn.parallel.DistributedDataParallel(model)
     x, y = _ddp_batch()
     half = slice(rank * 8, rank * 8 + 8)
-    stats = train_step(net, make_optimizer(model, cfg), x[half], y[half], lr=cfg.lr, label_smoothing=0.1)
+    stats = train_step(net, make_optimizer(model, cfg, CPU), x[half], y[half], lr=cfg.lr, label_smoothing=0.1)
     dist.all_reduce(stats)
     torch.manual_seed(0)
     fitted = SimpleCNN(width=4)
@@ -230,6 +224,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_match_one_process(tmp_path):
     mp.spawn(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
     got = torch.load(tmp_path / "rank0.pt", weights_only=True)
@@ -239,7 +234,7 @@ def test_ddp_two_processes_match_one_process(tmp_path):
     torch.manual_seed(0)
     model = SimpleCNN(width=4)
     x, y = _ddp_batch()
-    stats = train_step(model, make_optimizer(model, cfg), x, y, lr=cfg.lr, label_smoothing=0.1)
+    stats = train_step(model, make_optimizer(model, cfg, CPU), x, y, lr=cfg.lr, label_smoothing=0.1)
     for k, v in model.state_dict().items():
         torch.testing.assert_close(got["step"][k], v, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(got["stats"], stats, rtol=1e-5, atol=1e-5)  # loss sum, correct, count
