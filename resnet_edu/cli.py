@@ -38,6 +38,8 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 def writable_dir(path: str) -> Path:
     """Create `path` if needed and check a file can be written there, before hours of training."""
+    if not path.strip():
+        raise ValueError("the output folder is empty; name one, e.g. --out runs/r20")
     out = Path(path)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -81,9 +83,18 @@ def train_models(names: list[str], args: argparse.Namespace) -> list:
     from .models import build_model
 
     cfg = train_config(args)
+    cfg.resolved_device()  # a device this machine lacks fails now, before any data is read
     for name in names:
         build_model(name)  # an unknown name fails now, not after the first model trained
     out = writable_dir(args.out)
+    done = [p.name for name in names for p in (out / f"{name}.pt", out / f"{name}.json") if p.exists()]
+    if done and not (args.resume or args.force):
+        raise ValueError(f"{str(out)!r} already holds a run ({', '.join(done)}); pass --resume to "
+                         "continue it or --force to start over and replace it")  # fmt: skip
+    if args.force and not args.resume:
+        for name in names:
+            for p in (out / f"{name}.pt", out / f"{name}.json"):
+                p.unlink(missing_ok=True)
     train, test, source = load_data(args)
     models = {name: (lambda name=name: build_model(name)) for name in names}
     return train_each(
@@ -142,9 +153,18 @@ def cmd_compare(args: argparse.Namespace) -> None:
 def cmd_bench(args: argparse.Namespace) -> None:
     from . import bench
 
+    for flag in ("steps", "rounds", "grid", "n_images", "batch_size"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{flag.replace('_', '-')} must be positive, got {value}")
+    if args.warmup is not None and args.warmup < 0:
+        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
+    from .config import TrainConfig
+
+    TrainConfig(device=args.device or "auto").resolved_device()  # an unknown device: one line, now
     if args.target == "train":
         kw = {"models": tuple(args.models), "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds,
-              "data": args.data}  # fmt: skip
+              "data": args.data, "batch_size": args.batch_size, "compile": args.compile}  # fmt: skip
         result = bench.bench_train(device=args.device or "auto", seed=args.seed, **kw)
     else:
         result = bench.bench_landscape(device=args.device or "cpu", grid=args.grid, n_images=args.n_images,
@@ -168,6 +188,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 def cmd_lessons(args: argparse.Namespace) -> None:
     from .course import run_lessons, setting
 
+    writable_dir(args.out)
     mode = args.setting or setting().name
     print(f"executing lessons headless ({mode} setting); executed copies go to {args.out}/", file=sys.stderr)
     try:
@@ -191,6 +212,7 @@ def add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", metavar="PATH", help="CIFAR-10 folder or archive (default: $RESNET_EDU_DATA)")
     p.add_argument("--synthetic", action="store_true", help="synthetic CIFAR-shaped data instead of CIFAR-10")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--force", action="store_true", help="replace a run already in --out")
     p.add_argument("--seed", type=int, help="seed for shuffling and augmentation (default 0)")
     p.add_argument("--channels-last", action="store_true", help="NHWC memory layout (faster on GPUs)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU: faster epochs)")
@@ -227,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--warmup", type=int, help="train: untimed steps first (default 1 on the CPU, 10 on a GPU)"
     )
     p.add_argument("--rounds", type=int, default=2, help="train: alternating rounds, best kept (default 2)")
+    p.add_argument(
+        "--batch-size", type=int, help="train: images per step (default 512 on CUDA, 128 on the CPU)"
+    )
+    p.add_argument("--compile", action="store_true", help="train: torch.compile our model (GPU)")
     p.add_argument("--data", metavar="PATH", help="train: CIFAR-10 instead of synthetic images")
     p.add_argument("--grid", type=int, default=11, help="landscape: points per axis")
     p.add_argument("--n-images", type=int, default=512, help="landscape: images the loss is averaged over")
@@ -259,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # a full disk, a path under a file, ...: what and where, in one line
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

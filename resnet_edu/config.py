@@ -44,6 +44,8 @@ class TrainConfig:
             raise ValueError(f"batch size must be positive, got {self.batch_size}")
         if self.lr < 0 or not math.isfinite(self.lr):
             raise ValueError(f"learning rate must be a finite number >= 0, got {self.lr}")
+        if self.lr > torch.finfo(torch.float32).max:  # the optimiser applies it in float32
+            raise ValueError(f"learning rate {self.lr:g} does not fit in float32 (max about 3.4e38)")
         if self.weight_decay < 0:
             raise ValueError(f"weight decay must be >= 0, got {self.weight_decay}")
         if not 0 <= self.label_smoothing < 1:
@@ -56,12 +58,25 @@ class TrainConfig:
             raise ValueError(f"unknown precision {self.precision!r}; known: {', '.join(PRECISIONS)}")
         if self.eval_every <= 0:
             raise ValueError(f"eval_every must be positive, got {self.eval_every}")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, TypeError):
+                raise ValueError(f"unknown device {self.device!r}; use auto, cpu, cuda or cuda:N") from None
 
     def resolved_device(self) -> torch.device:
-        """`device` with "auto" replaced by cuda (when available) or cpu."""
+        """`device` with "auto" replaced by cuda (when available) or cpu; a one-line ValueError for a
+        device this machine does not have."""
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r} asked for, but this machine has no CUDA GPU (use cpu)")
+        if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+            raise ValueError(
+                f"device {self.device!r} does not exist: {torch.cuda.device_count()} GPU(s) here"
+            )
+        return device
 
     def resolved_precision(self, device: torch.device | str | None = None) -> str:
         """`precision` with "auto" replaced by what `device` runs natively: bf16 on GPUs of compute

@@ -22,7 +22,7 @@ from .data import ImageSet
 from .models import MLP, ResNet, cifar_resnet, count_params
 from .probes import activation_grad_norms, forward_stats
 from .records import History, Record
-from .train import fit
+from .train import TrainingDiverged, fit
 
 
 def train_models(
@@ -47,8 +47,13 @@ def train_models(
             stem = label if len(seeds) == 1 else f"{label}_s{seed}"
             ckpt = None if out is None else Path(out) / f"{stem}.pt"
             extra = {"params": count_params(net)} | (meta or {})
-            h = fit(net, train, test, run_cfg, checkpoint=ckpt, resume=resume, progress=progress, name=label,
-                    meta=extra)  # fmt: skip
+            try:
+                h = fit(net, train, test, run_cfg, checkpoint=ckpt, resume=resume, progress=progress,
+                        name=label, meta=extra)  # fmt: skip
+            except TrainingDiverged as e:  # keep what was measured beside the last good checkpoint
+                if out is not None and int(os.environ.get("RANK", "0")) == 0:
+                    e.history.save(Path(out) / f"{stem}.json")
+                raise
             if out is not None and int(os.environ.get("RANK", "0")) == 0:
                 h.save(Path(out) / f"{stem}.json")
             histories.append(h)

@@ -43,10 +43,22 @@ def test_models_json_lists_paper_parameter_counts(capsys):
             ["train", "--model", "resnet20", "--epochs", "1", "--synthetic", "--subset", "0"],
             "must be positive",
         ),
+        (["train", "--model", "resnet20", "--epochs", "1", "--device", "bogus"], "unknown device 'bogus'"),
+        pytest.param(
+            ["train", "--model", "resnet20", "--epochs", "1", "--device", "cuda"],
+            "no CUDA GPU",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+        ),
+        (["train", "--model", "resnet20", "--epochs", "1", "--lr", "1e300"], "does not fit in float32"),
+        (["bench", "landscape", "--n-images", "0"], "--n-images must be positive"),
+        (["bench", "landscape", "--grid", "0"], "--grid must be positive"),
+        (["bench", "train", "--steps", "0"], "--steps must be positive"),
+        (["bench", "train", "--device", "bogus"], "unknown device"),
     ],
 )
 def test_bad_input_gives_one_error_line_and_exit_2(capsys, tmp_path, argv, message):
-    code, out, err = run(capsys, *argv, "--out", str(tmp_path / "out"))
+    out_flag = [] if argv[0] == "bench" else ["--out", str(tmp_path / "out")]
+    code, out, err = run(capsys, *argv, *out_flag)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
 
@@ -132,3 +144,54 @@ def test_unknown_lesson_gives_one_error_line(capsys, tmp_path):
     code, out, err = run(capsys, "lessons", "09", "--out", str(tmp_path))
     assert code == 2 and out == ""
     assert err.splitlines()[-1].startswith("error: unknown lesson '09'")
+
+
+def test_an_empty_out_or_lessons_out_under_a_file_is_refused(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--model", "resnet20", "--out", "", *TINY)
+    assert code == 2 and err.startswith("error: the output folder is empty") and err.count("\n") == 1
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run(capsys, "lessons", "01", "--out", str(blocker / "executed"))
+    assert code == 2 and err.splitlines()[-1].startswith("error: cannot write to output folder")
+
+
+def test_a_finished_run_is_never_replaced_without_force(capsys, tmp_path):
+    assert run(capsys, "train", "--model", "simplecnn", "--out", str(tmp_path), *TINY)[0] == 0
+    before = (tmp_path / "simplecnn.pt").read_bytes()
+    code, _, err = run(capsys, "train", "--model", "simplecnn", "--out", str(tmp_path), *TINY)
+    assert code == 2 and "already holds a run" in err and "--force" in err
+    assert (tmp_path / "simplecnn.pt").read_bytes() == before  # untouched
+    code, _, _ = run(capsys, "train", "--model", "simplecnn", "--out", str(tmp_path), "--force", *TINY)
+    assert code == 0
+
+
+def test_the_same_seed_gives_identical_weights_through_the_cli(capsys, tmp_path):
+    weights = []
+    for run_dir in ("a", "b"):
+        argv = ["train", "--model", "resnet20", "--out", str(tmp_path / run_dir), "--seed", "5", *TINY]
+        assert run(capsys, *argv)[0] == 0
+        weights.append(torch.load(tmp_path / run_dir / "resnet20.pt", weights_only=True)["model"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    argv = ["train", "--model", "resnet20", "--out", str(tmp_path / "c"), "--seed", "6", *TINY]
+    assert run(capsys, *argv)[0] == 0
+    other = torch.load(tmp_path / "c" / "resnet20.pt", weights_only=True)["model"]
+    assert not all(torch.equal(weights[0][k], other[k]) for k in other)
+
+
+def test_resuming_another_models_checkpoint_says_so(capsys, tmp_path):
+    assert run(capsys, "train", "--model", "simplecnn", "--out", str(tmp_path), *TINY)[0] == 0
+    (tmp_path / "simplecnn.pt").rename(tmp_path / "resnet20.pt")
+    code, _, err = run(capsys, "train", "--model", "resnet20", "--out", str(tmp_path), "--resume", *TINY)
+    assert code == 2 and err.count("\n") <= 2 and "checkpoint for another model" in err.splitlines()[-1]
+    torch.save({"weights": 1}, tmp_path / "resnet20.pt")
+    code, _, err = run(capsys, "train", "--model", "resnet20", "--out", str(tmp_path), "--resume", *TINY)
+    assert code == 2 and "not a resnet_edu checkpoint" in err.splitlines()[-1]
+
+
+def test_divergence_writes_the_partial_history_and_ends_with_one_error_line(capsys, tmp_path):
+    argv = ["train", "--model", "resnet20", "--out", str(tmp_path), "--synthetic", "--subset", "4",
+            "--batch-size", "20", "--epochs", "3", "--lr", "1e30"]  # fmt: skip
+    code, _, err = run(capsys, *argv)
+    assert code == 1 and err.splitlines()[-1].startswith("error: training diverged")
+    h = History.load(tmp_path / "resnet20.json")  # the partial history, beside the last checkpoint
+    assert h.meta["diverged"] is True and h.meta["diverged_step"] >= 0

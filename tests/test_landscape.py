@@ -178,6 +178,7 @@ def test_bench_landscape_smoke():
     from resnet_edu.bench import bench_landscape
 
     r = bench_landscape(grid=1, n_images=4)
+    assert len(r["ours_runs"]) == len(r["theirs_runs"]) == 2  # alternating rounds, best kept
     assert r["ours_s_per_point"] > 0 and r["theirs_s_per_point"] > 0 and r["speedup"] > 0
     assert r["ours_loss_at_origin"] == pytest.approx(r["eager_loss_at_origin"], rel=1e-4)
 
