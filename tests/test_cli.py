@@ -195,3 +195,56 @@ def test_divergence_writes_the_partial_history_and_ends_with_one_error_line(caps
     assert code == 1 and err.splitlines()[-1].startswith("error: training diverged")
     h = History.load(tmp_path / "resnet20.json")  # the partial history, beside the last checkpoint
     assert h.meta["diverged"] is True and h.meta["diverged_step"] >= 0
+
+
+def tiny_cifar_folder(root, n=4):
+    """A CIFAR-10-shaped ImageFolder (real JPEG files, the 10 class names), n images per class and split."""
+    from PIL import Image
+
+    from resnet_edu.data import CLASSES
+
+    g = torch.Generator().manual_seed(0)
+    for split in ("train", "test"):
+        for c, name in enumerate(CLASSES):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels = (torch.rand(32, 32, 3, generator=g) * 60 + 20 * c).clamp(0, 255).to(torch.uint8)
+                Image.fromarray(pixels.numpy()).save(root / split / name / f"{i}.jpg")
+    return root
+
+
+def test_reproduce_runs_the_queue_skips_finished_jobs_and_respects_the_budget(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_EDU_CACHE", str(tmp_path / "cache"))
+    data, out = str(tiny_cifar_folder(tmp_path / "cifar")), str(tmp_path / "results")
+    base = ["reproduce", "--manifest", "tiny", "--out", out, "--data", data, "--json"]
+    code, stdout, _ = run(capsys, *base, "--status")
+    assert code == 0 and [r["done"] for r in json.loads(stdout)] == [False, False, False]
+    code, stdout, _ = run(capsys, *base, "--budget-s", "1e-9")  # out of time before the first step ends
+    assert code == 0 and not any(r["done"] for r in json.loads(stdout))
+    code, stdout, err = run(capsys, *base, "--only", "tiny/resnet20")
+    rows = {r["job"]: r for r in json.loads(stdout)}
+    assert code == 0 and "finished 1 job(s)" in err
+    assert rows["tiny/resnet20"]["done"] and 0 <= rows["tiny/resnet20"]["ours_error"] <= 100
+    assert rows["tiny/resnet20"]["paper_error"] == 50.0
+    first = (tmp_path / "results" / "tiny" / "resnet20.json").read_bytes()
+    code, stdout, _ = run(capsys, *base)
+    assert code == 0 and all(r["done"] for r in json.loads(stdout))
+    assert (tmp_path / "results" / "tiny" / "resnet20.json").read_bytes() == first  # skipped, not redone
+    h = History.load(tmp_path / "results" / "tiny" / "plain20.json")
+    assert h.meta["setting"] == "paper" and h.meta["data"].startswith("CIFAR-10 from")
+    from resnet_edu.landscape import Surface
+
+    surface = Surface.load(tmp_path / "results" / "tiny" / "resnet20_surface.npz")
+    assert surface.loss.shape == (3, 3) and surface.meta["job"] == "tiny/resnet20_surface"
+
+
+def test_reproduce_status_lists_the_paper_manifest_and_refuses_to_train_it_on_a_cpu(capsys, tmp_path):
+    code, stdout, _ = run(capsys, "reproduce", "--status", "--out", str(tmp_path), "--json")
+    names = [r["job"] for r in json.loads(stdout)]
+    assert code == 0 and "table6/resnet56" in names and "li2018/plain56_surface" in names
+    assert "placements/resnet110_full_preact" in names and "compare/simplecnn_s2" in names
+    if not torch.cuda.is_available():
+        code, _, err = run(capsys, "reproduce", "--out", str(tmp_path), "--only", "table6/resnet20")
+        assert code == 2 and "needs a CUDA GPU" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "reproduce", "--status", "--only", "table7", "--out", str(tmp_path))
+    assert code == 2 and "no job matches table7" in err

@@ -1,0 +1,225 @@
+"""What each `python -m resnet_edu` command does, calling the same public functions the lessons call.
+
+`cli` parses the arguments and turns every failure into one `error:` line; the commands here
+validate their inputs before any work and never replace a finished run without `--force`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .data import DataError
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from .models import build_model, count_macs, count_params, model_names
+
+    names = args.names or [n for n in model_names() if not n.endswith("1202") or args.all]
+    rows = []
+    for name in names:
+        model = build_model(name)
+        rows.append({"name": name, "params": count_params(model), "macs": count_macs(model)})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    print(f"{'model':<18}{'params':>14}{'MACs / 32x32 image':>22}")
+    for r in rows:
+        print(f"{r['name']:<18}{r['params'] / 1e6:>13.2f}M{r['macs'] / 1e6:>21.1f}M")
+
+
+def writable_dir(path: str) -> Path:
+    """Create `path` if needed and check a file can be written there, before hours of training."""
+    if not path.strip():
+        raise ValueError("the output folder is empty; name one, e.g. --out runs/r20")
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=out).close()
+    except OSError as e:
+        raise PermissionError(f"cannot write to output folder {path!r}: {e.strerror or e}") from None
+    return out
+
+
+def train_config(args: argparse.Namespace):
+    from .train import TrainConfig
+
+    given = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
+             "device": args.device, "schedule": args.schedule,
+             "channels_last": args.channels_last or None, "compile": args.compile or None}  # fmt: skip
+    return TrainConfig(**{k: v for k, v in given.items() if v is not None})
+
+
+def load_data(args: argparse.Namespace):
+    """(train, test) ImageSets from --synthetic, --data or RESNET_EDU_DATA, cut to --subset per class."""
+    from .course import lesson_data
+
+    if args.subset is not None and args.subset <= 0:
+        raise ValueError(f"--subset is a number of images per class and must be positive, got {args.subset}")
+    n = args.subset or (500 if args.synthetic else None)
+    try:
+        train, test, source = lesson_data(
+            n, n and min(n, 1000), seed=args.seed or 0, path=args.data, download=False,
+            synthetic=args.synthetic, fallback=False,
+        )  # fmt: skip
+    except DataError as e:
+        raise DataError(f"{e} (or pass --synthetic to try the command without CIFAR-10)") from None
+    if is_rank0():
+        print(f"data: {source}", file=sys.stderr)
+    return train, test, source
+
+
+def train_models(names: list[str], args: argparse.Namespace) -> list:
+    """Train each model under the same config and data; save `OUT/<name>.json` and `OUT/<name>.pt`."""
+    from .experiments import train_models as train_each
+    from .models import build_model
+
+    cfg = train_config(args)
+    cfg.resolved_device()  # a device this machine lacks fails now, before any data is read
+    for name in names:
+        build_model(name)  # an unknown name fails now, not after the first model trained
+    out = writable_dir(args.out)
+    done = [p.name for name in names for p in (out / f"{name}.pt", out / f"{name}.json") if p.exists()]
+    if done and not (args.resume or args.force):
+        raise ValueError(f"{str(out)!r} already holds a run ({', '.join(done)}); pass --resume to "
+                         "continue it or --force to start over and replace it")  # fmt: skip
+    if args.force and not args.resume:
+        for name in names:
+            for p in (out / f"{name}.pt", out / f"{name}.json"):
+                p.unlink(missing_ok=True)
+    train, test, source = load_data(args)
+    models = {name: (lambda name=name: build_model(name)) for name in names}
+    return train_each(
+        models, train, test, cfg, out=out, resume=args.resume, progress=True, meta={"data": source}
+    )
+
+
+def is_rank0() -> bool:
+    """True unless this is a non-zero rank under torchrun, which trains but writes and prints nothing."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def print_summary(histories: list, as_json: bool) -> None:
+    from .records import summarize
+
+    rows = [summarize(h) for h in histories]
+    if as_json:
+        print(json.dumps(rows if len(rows) > 1 else rows[0], indent=1))
+        return
+    fmt = lambda v, spec: "-" if v is None else format(v, spec)
+    print(f"{'model':<18}{'best acc':>10}{'final acc':>11}{'time to 90%':>13}{'wall s':>10}{'images/s':>10}")
+    for r in rows:
+        print(f"{r['model']:<18}{fmt(r['best_test_acc'], '>10.4f')}{fmt(r['final_test_acc'], '>11.4f')}"
+              f"{fmt(r['time_to_90'], '>12.1f') + ('s' if r['time_to_90'] else ''):>13}"
+              f"{fmt(r['wall_s'], '>10.1f')}{fmt(r['images_per_s'], '>10.0f')}")  # fmt: skip
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    histories = train_models([args.model], args)
+    if is_rank0():
+        print_summary(histories, args.json)
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    figures = writable_dir(args.figures)
+    histories = train_models(args.models, args)
+    if not is_rank0():
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no window from the command line
+    import matplotlib.pyplot as plt
+
+    from .plots import plot_training_curves, save_figure
+
+    curves = {h.meta["model"]: h for h in histories}
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+    plot_training_curves(curves, metric="acc", ax=ax_acc)
+    plot_training_curves(curves, metric="loss", ax=ax_loss)
+    path = save_figure(fig, "compare_" + "_vs_".join(args.models), directory=figures)
+    plt.close(fig)
+    print(f"figure: {path}", file=sys.stderr)
+    print_summary(histories, args.json)
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from . import bench
+
+    for flag in ("steps", "rounds", "grid", "n_images", "batch_size"):
+        value = getattr(args, flag)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{flag.replace('_', '-')} must be positive, got {value}")
+    if args.warmup is not None and args.warmup < 0:
+        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
+    from .config import TrainConfig
+
+    TrainConfig(device=args.device or "auto").resolved_device()  # an unknown device: one line, now
+    if args.target == "train":
+        kw = {"models": tuple(args.models), "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds,
+              "data": args.data, "batch_size": args.batch_size, "compile": args.compile}  # fmt: skip
+        result = bench.bench_train(device=args.device or "auto", seed=args.seed, **kw)
+    else:
+        result = bench.bench_landscape(device=args.device or "cpu", grid=args.grid, n_images=args.n_images,
+                                       seed=args.seed)  # fmt: skip
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    for key, value in result.items():
+        if isinstance(value, list):  # rows of numbers, one per model
+            for row in value:
+                print(
+                    "  "
+                    + "  ".join(
+                        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                    )
+                )
+        else:
+            print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+
+
+def cmd_lessons(args: argparse.Namespace) -> None:
+    from .course import run_lessons, setting
+
+    writable_dir(args.out)
+    mode = args.setting or setting().name
+    print(f"executing lessons headless ({mode} setting); executed copies go to {args.out}/", file=sys.stderr)
+    try:
+        records = run_lessons(args.names or None, out=args.out, setting=args.setting, timeout=args.timeout)
+    except RuntimeError as e:  # a failing cell: one line naming the lesson and the error
+        raise ValueError(str(e)) from None
+    for r in records:
+        print(f"{r['lesson']:<32}{r['seconds']:>8.1f} s")
+
+
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    from . import reproduce as R
+
+    jobs = R._pick(R.manifest(args.manifest), args.only)
+    out = Path(args.out)
+    if not args.status:
+        if args.budget_s is not None and args.budget_s <= 0:
+            raise ValueError(f"--budget-s must be positive, got {args.budget_s}")
+        if args.manifest == "paper" and not torch.cuda.is_available():
+            raise ValueError("the paper manifest trains for GPU-hours and needs a CUDA GPU; "
+                             "`--manifest tiny` runs the same machinery on a CPU")  # fmt: skip
+        writable_dir(args.out)
+        from .course import lesson_data
+
+        train, test, source = lesson_data(path=args.data, download=False, fallback=False)  # never synthetic
+        done, pending = R.run(jobs, out, train, test, source=source, budget_s=args.budget_s)
+        print(f"finished {len(done)} job(s) now; {len(pending)} pending", file=sys.stderr)
+    rows = R.status(jobs, out)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"
+    print(f"{'job':<34}{'state':<9}{'ours error %':>13}{'paper error %':>15}  source")
+    for r in rows:
+        print(f"{r['job']:<34}{'done' if r['done'] else 'pending':<9}{fmt(r['ours_error']):>13}"
+              f"{fmt(r['paper_error']):>15}  {r['source']}")  # fmt: skip
