@@ -25,7 +25,7 @@ from .data import ImageSet
 from .fold import fold_bn
 from .models import residual_blocks
 from .records import write_npz
-from .tensors import as_tensors, batches, loss_sums, model_device, preserved
+from .tensors import as_tensors, batches, loss_sums, preserved
 
 Direction = dict[str, torch.Tensor]  # parameter (or buffer) name -> tensor of the same shape
 BN_MODES = ("eval", "recalibrate")
@@ -127,7 +127,7 @@ def evaluate_surface(
         raise ValueError(f"unknown bn mode {bn!r}; use one of {BN_MODES}")
     if len(directions) != len(coords):
         raise ValueError(f"{len(directions)} directions but {len(coords)} coordinate arrays")
-    x, y = as_tensors(data, model_device(model))
+    x, y = as_tensors(data, like=model)
     targets = dict(model.named_parameters()) | dict(model.named_buffers())
     _check_directions(directions, targets)
     names = [n for n in targets if any(n in d and bool(d[n].any()) for d in directions)]

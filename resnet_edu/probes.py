@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .models import residual_blocks
-from .tensors import as_tensors, batches, hooks, loss_sums, model_device, preserved
+from .tensors import as_tensors, batches, hooks, loss_sums, preserved
 
 Record = dict[str, Any]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -171,7 +171,7 @@ def lesion_study(
     edited. `data`: an `ImageSet` or a pair (x, y). BN in eval mode.
     Rows: model, block (-1 = baseline, nothing removed), name, removed, skipped, accuracy, loss.
     """
-    x, y = as_tensors(data, model_device(model))
+    x, y = as_tensors(data, like=model)
     names = {m: n for n, m in model.named_modules()}
     rows = []
     with preserved(model, False):

@@ -27,10 +27,18 @@ def model_device(model: nn.Module) -> torch.device:
     return next(model.parameters(), torch.empty(0)).device
 
 
-def as_tensors(data: Any, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's first floating-point parameter (float32 for a parameter-free model)."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
+def as_tensors(
+    data: Any, device: torch.device | str | None = None, *, like: nn.Module | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """An `ImageSet` (normalised, unaugmented) or a pair (x, y) -> float inputs and labels on `device`.
 
-    Pass `model_device(model)` so the data follows the model wherever it was trained.
+    `like=model` puts them where the model is, in its dtype: the data follows the model wherever it
+    was trained (a GPU, float64), so a measurement never mixes devices.
     """
     if isinstance(data, ImageSet):
         x, y = normalize(data.images), data.labels
@@ -38,6 +46,9 @@ def as_tensors(data: Any, device: torch.device | str | None = None) -> tuple[tor
         x, y = data
     if len(y) == 0:
         raise ValueError("data is empty: at least one (image, label) pair is needed")
+    if like is not None:
+        device = model_device(like)
+        x = x.to(model_dtype(like)) if x.is_floating_point() else x
     return x.to(device), y.to(device)
 
 

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -53,8 +54,21 @@ def test_preserved_restores_flags_and_running_statistics():
 def test_data_follows_the_model_device_and_dtype():
     data = synthetic_cifar(1)
     model = cifar_resnet(8, width=2).double()
-    x, y = tensors.as_tensors(data, tensors.model_device(model))
-    assert x.device == tensors.model_device(model) and len(y) == 10
+    x, y = tensors.as_tensors(data, like=model)
+    assert x.device == tensors.model_device(model) and x.dtype == torch.float64 and len(y) == 10
     assert tensors.model_device(nn.ReLU()) == torch.device("cpu")  # parameter-free: the CPU
     with pytest.raises(ValueError, match="empty"):
         tensors.as_tensors((torch.zeros(0, 3), torch.zeros(0, dtype=torch.long)))
+
+
+def test_measurements_take_device_and_dtype_from_the_model():
+    """What would have caught lesson 05 on a GPU: data built elsewhere meets a model moved by `fit`."""
+    from resnet_edu import landscape, probes
+
+    torch.manual_seed(0)
+    model = cifar_resnet(8, width=2).double().eval()  # another dtype than the float32 images
+    data = synthetic_cifar(1)
+    rows = probes.lesion_study(model, data)
+    assert len(rows) == 1 + 3 and all(0 <= r["accuracy"] <= 1 for r in rows)
+    surface = landscape.random_line(model, data, steps=3)
+    assert surface.loss.shape == (3,) and np.isfinite(surface.loss).all()
