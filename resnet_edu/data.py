@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import numbers
 import os
 import shutil
 import tarfile
@@ -31,6 +32,7 @@ except ImportError:  # not POSIX: the cache relies on atomic renames alone
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_EXTS = {".jpg", ".jpeg", ".png"}
+MAX_PER_CLASS = 10_000  # synthetic images per class: CIFAR-10 has 6,000
 HOW_TO_GET = (
     "get CIFAR-10 with load_cifar10(download=True) where there is internet, or point "
     "RESNET_EDU_DATA (or --data) at a torchvision CIFAR-10 folder, an ImageFolder directory "
@@ -299,16 +301,14 @@ def _os_error(e: OSError, doing: str) -> DataError:
 
 def balanced_subset(data: ImageSet, n_per_class: int, *, seed: int = 0) -> ImageSet:
     """`n_per_class` images of every class, drawn without replacement with a seeded generator."""
-    if n_per_class <= 0:
-        raise DataError(f"a subset needs a positive number of images per class, got {n_per_class}")
+    _check_count("n_per_class", n_per_class, len(data))
     g = torch.Generator().manual_seed(seed)
     picks = []
     for c in range(len(data.classes)):
         idx = torch.nonzero(data.labels == c).flatten()
         if len(idx) < n_per_class:
-            raise DataError(
-                f"class {data.classes[c]!r} has {len(idx)} images, fewer than {n_per_class} asked"
-            )
+            name, n = data.classes[c], len(idx)
+            raise DataError(f"n_per_class: class {name!r} has {n} images, fewer than {n_per_class} asked")
         picks.append(idx[torch.randperm(len(idx), generator=g)[:n_per_class]])
     idx = torch.cat(picks).sort().values
     return ImageSet(data.images[idx], data.labels[idx], data.classes)
@@ -325,6 +325,12 @@ def synthetic_cifar(
     """
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r}; use 'train' or 'test'")
+    _check_count("n_per_class", n_per_class, MAX_PER_CLASS)
+    _check_count("num_classes", num_classes, 1000)
+    _check_count("size", size, 1024)
+    if n_per_class * num_classes * 3 * size**2 > 2**30:
+        asked = f"n_per_class={n_per_class}, num_classes={num_classes}, size={size}"
+        raise DataError(f"{asked} would make over 1 GiB of images; ask for fewer or smaller ones")
     g = torch.Generator().manual_seed(seed)
     # One low-frequency template per class: a 4x4 colour grid upsampled to size x size.
     coarse = torch.rand(num_classes, 3, 4, 4, generator=g)
@@ -339,6 +345,11 @@ def synthetic_cifar(
     perm = torch.randperm(len(labels), generator=g)
     classes = tuple(f"pattern{i}" for i in range(num_classes))
     return ImageSet((images[perm] * 255).round().to(torch.uint8), labels[perm], classes)
+
+
+def _check_count(name: str, value: int, limit: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 < value <= limit:
+        raise DataError(f"{name} must be a positive whole number no larger than {limit:,}, got {value!r}")
 
 
 def check_labels(data: ImageSet) -> None:
