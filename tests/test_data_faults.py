@@ -97,7 +97,8 @@ def test_concurrent_cold_loads_all_succeed_and_leave_one_whole_cache(tmp_path):
                 p.kill()
                 p.wait()
     assert [p.returncode for p in procs] == [0] * workers, errors
-    assert errors == [""] * workers  # no warning either: no cache file was ever seen half-written
+    # nor a warning: no cache file was ever seen half-written (other libraries' remarks do not count)
+    assert not any("unreadable" in e or "Traceback" in e for e in errors), errors
     n_files = sum(1 for p in source.rglob("*") if p.is_file())
     for t in range(trials):
         assert [(work / f"result{t}-{i}").read_text() for i in range(workers)] == [expected] * workers
