@@ -1,25 +1,38 @@
-"""CIFAR-10 from any source, cached as uint8 tensors, and a loader that augments on the device.
+"""CIFAR-10 from any source, cached as uint8 tensors that several processes can fill and share.
 
 Sources: torchvision's own format (downloaded where there is internet), an ImageFolder
 directory (`train/<class>/*.jpg`, `test/<class>/*.jpg`) or a `.tar.gz` of one. The path comes
 from an argument or the `RESNET_EDU_DATA` environment variable. The first load decodes every
-image once and caches the result; later loads read one tensor file. Batching and augmentation on
-the device live in `loader`.
+image once and caches the result; later loads read one tensor file. A cache file or extracted
+archive is written aside and renamed into place under a lock, so no process ever sees half of one.
+Batching and augmentation on the device live in `loader`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
+import numbers
 import os
+import shutil
 import tarfile
 import tempfile
+import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: the cache relies on atomic renames alone
+    fcntl = None
+
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_EXTS = {".jpg", ".jpeg", ".png"}
+MAX_PER_CLASS = 10_000  # synthetic images per class: CIFAR-10 has 6,000
 HOW_TO_GET = (
     "get CIFAR-10 with load_cifar10(download=True) where there is internet, or point "
     "RESNET_EDU_DATA (or --data) at a torchvision CIFAR-10 folder, an ImageFolder directory "
@@ -75,7 +88,7 @@ def load_cifar10(
     if (path / "cifar-10-batches-py").is_dir():
         return _load_torchvision(path, split, download=False)
     folder = _find_split_dir(path, split)
-    data = _cached(folder, lambda: read_image_folder(folder))
+    data = _cached(folder)
     missing = [c for c in CLASSES if c not in data.classes]
     if missing or len(data.classes) != len(CLASSES):
         extra = [c for c in data.classes if c not in CLASSES]
@@ -99,7 +112,8 @@ def _load_torchvision(root: Path, split: str, download: bool) -> ImageSet:
 
 def _find_split_dir(path: Path, split: str) -> Path:
     """`path/split`, also when an archive wrapped everything in one top folder."""
-    for cand in (path / split, *(p / split for p in sorted(path.iterdir()) if p.is_dir())):
+    tops = (p / split for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith("."))
+    for cand in (path / split, *tops):
         if cand.is_dir():
             return cand
     raise DataError(f"no '{split}' folder under {str(path)!r}: expected {split}/<class>/*.jpg")
@@ -111,75 +125,143 @@ def read_image_folder(folder: str | os.PathLike, size: int = 32) -> ImageSet:
     from PIL import Image, UnidentifiedImageError
 
     folder = Path(folder)
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    if not classes:
+    listing = _image_files(folder)
+    if not listing:
         raise DataError(f"no class folders in {str(folder)!r}: expected {folder.name}/<class>/*.jpg")
     images, labels = [], []
-    for label, name in enumerate(classes):
-        files = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    for label, (name, files) in enumerate(listing.items()):
         if not files:
             raise DataError(f"class folder {str(folder / name)!r} holds no images")
         for f in files:
             try:
-                with Image.open(f) as im:
+                with Image.open(f.path) as im:
                     pixels = np.array(im.convert("RGB"))  # (H, W, 3) uint8
             except (UnidentifiedImageError, OSError):
-                raise DataError(f"cannot decode image {str(f)!r}: the file is corrupt") from None
+                raise DataError(f"cannot decode image {f.path!r}: the file is corrupt") from None
             if pixels.shape[:2] != (size, size):
                 h, w = pixels.shape[:2]
-                raise DataError(f"image {str(f)!r} is {w}x{h}, expected {size}x{size}")
+                raise DataError(f"image {f.path!r} is {w}x{h}, expected {size}x{size}")
             images.append(torch.from_numpy(pixels).permute(2, 0, 1))
             labels.append(label)
-    return ImageSet(torch.stack(images), torch.tensor(labels), tuple(classes))
+    return ImageSet(torch.stack(images), torch.tensor(labels), tuple(listing))
 
 
-def _cached(source: Path, decode) -> ImageSet:
-    """Decode once, then load the uint8 tensors from a cache file keyed by the source's identity."""
-    stat = source.stat()
-    key = hashlib.sha256(f"{source.resolve()}|{stat.st_mtime_ns}|v1".encode()).hexdigest()[:16]
-    file = cache_dir() / f"imageset-{source.name}-{key}.pt"
-    if file.exists():
-        d = torch.load(file, weights_only=True)
-        return ImageSet(d["images"], d["labels"], tuple(d["classes"]))
-    data = decode()
-    file.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=file.parent, delete=False, suffix=".tmp") as tmp:
-        torch.save({"images": data.images, "labels": data.labels, "classes": list(data.classes)}, tmp)
-    os.replace(tmp.name, file)  # atomic: a crash never leaves half a cache file
+def _image_files(folder: Path) -> dict[str, list[os.DirEntry]]:
+    """`{class: image files sorted by name}`; hidden folders and files (`.name`) are skipped."""
+    visible = lambda e: not e.name.startswith(".")
+    classes = sorted(e.name for e in os.scandir(folder) if e.is_dir() and visible(e))
+    image = lambda e: visible(e) and os.path.splitext(e.name)[1].lower() in IMAGE_EXTS
+    return {c: sorted(filter(image, os.scandir(folder / c)), key=lambda e: e.name) for c in classes}
+
+
+# ---- the cache: decoded sets and extracted archives, safe when several processes fill it at once ----
+
+
+def _cached(folder: Path) -> ImageSet:
+    """Decode once, then load the uint8 tensors from a cache file keyed by the folder's contents.
+
+    One process decodes while others wait on a lock; an unreadable cache file is rebuilt with a warning.
+    """
+    files = _image_files(folder).items()  # a change to any image's name, size or time is a new key
+    stats = [(c, f.name, s.st_size, s.st_mtime_ns) for c, fs in files for f in fs for s in [f.stat()]]
+    key = hashlib.sha256(repr((str(folder.resolve()), stats, "v2")).encode()).hexdigest()[:16]
+    file = cache_dir() / f"imageset-{folder.name}-{key}.pt"
+    with contextlib.suppress(Exception):  # the common case: a finished cache file, read without the lock
+        return _load_cache(file)
+    with _exclusive(file.with_suffix(".lock")):
+        if file.exists():  # another process may have written it while this one waited
+            try:
+                return _load_cache(file)
+            except Exception as e:  # a truncated or foreign file fails in many ways; each is rebuilt
+                warnings.warn(
+                    f"cache file {str(file)!r} is unreadable ({type(e).__name__}), rebuilding it",
+                    stacklevel=3,
+                )
+                with contextlib.suppress(OSError):  # a folder we cannot write fails below with the reason
+                    file.unlink()
+        data, tmp = read_image_folder(folder), None
+        try:  # write a temporary file, then rename: a crash or a full disk never leaves half a cache file
+            fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                torch.save({"images": data.images, "labels": data.labels, "classes": list(data.classes)}, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, file)
+        except OSError as e:
+            raise _os_error(e, f"writing the cache file {str(file)!r}") from None
+        finally:
+            if tmp:
+                Path(tmp).unlink(missing_ok=True)  # gone already after the rename
     return data
 
 
-def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike | None = None) -> Path:
-    """Safely extract a .tar(.gz) once and return the folder.
+def _load_cache(file: Path) -> ImageSet:
+    with warnings.catch_warnings():  # torch's remarks on a foreign file: ours below says what matters
+        warnings.simplefilter("ignore")
+        d = torch.load(file, weights_only=True)
+    images, labels, classes = d.pop("images"), d.pop("labels"), d.pop("classes")
+    ok = not d and images.dtype == torch.uint8 and images.dim() == 4 and labels.dtype == torch.long
+    if not (ok and labels.shape == images.shape[:1] and all(isinstance(c, str) for c in classes)):
+        raise ValueError("not an ImageSet cache")
+    return ImageSet(images, labels, tuple(classes))
+
+
+def extract_archive(
+    archive: str | os.PathLike, dest: str | os.PathLike | None = None, *, max_bytes=2**30, max_members=200_000
+) -> Path:
+    """Safely extract a .tar(.gz) once and return the folder (by default one in `cache_dir()`).
 
     Refuses members that would land outside `dest` (absolute paths, `..`), links and device files,
-    so an archive cannot write anywhere else. A truncated or corrupt archive raises `DataError`.
+    archives above `max_bytes` extracted or `max_members` members, and a `dest` that exists and is
+    not empty: nothing is deleted but this function's own temporary folder. One process extracts
+    while others wait on a lock. A truncated or corrupt archive or a full disk raises `DataError`.
     """
     archive = Path(archive)
     stat = archive.stat()
-    key = hashlib.sha256(f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = f"{archive.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|v2"
+    key = hashlib.sha256(key.encode()).hexdigest()[:16]
     dest = Path(dest) if dest else cache_dir() / f"{archive.name.split('.')[0]}-{key}"
-    if (dest / ".complete").exists():
+    done = lambda: (dest / ".complete").is_file() and (dest / ".complete").read_text() == key
+    if done():
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".extract-"))
+    with _exclusive(dest.parent / f".{dest.name}.lock"):
+        if done():  # another process extracted it while this one waited
+            return dest
+        if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+            raise DataError(f"{str(dest)!r} exists and is not empty: extract into a new or empty folder")
+        tmp = None
+        try:
+            tmp = tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.extract-")
+            _extract_checked(archive, Path(tmp), max_bytes, max_members)
+            Path(tmp, ".complete").write_text(key)
+            os.replace(tmp, dest)
+        except OSError as e:
+            if done():  # without a lock (no fcntl) another process may have won: keep its copy
+                return dest
+            raise _os_error(e, f"extracting {str(archive)!r}") from None
+        finally:
+            if tmp:
+                shutil.rmtree(tmp, ignore_errors=True)  # gone already after the rename
+    return dest
+
+
+def _extract_checked(archive: Path, target: Path, max_bytes: int, max_members: int) -> None:
+    members, size, name = 0, 0, repr(str(archive))
     try:
         with tarfile.open(archive) as tar:
             for m in tar:
-                _check_member(m, tmp)
-                tar.extract(m, tmp, set_attrs=False)
-    except (tarfile.TarError, EOFError, OSError, ValueError) as e:
-        _rmtree(tmp)
+                members, size = members + 1, size + m.size
+                if members > max_members:
+                    raise DataError(f"archive {name} has over max_members={max_members} members: wrong file?")
+                if size > max_bytes:
+                    raise DataError(f"archive {name} holds over max_bytes={max_bytes} bytes: wrong file?")
+                _check_member(m, target)
+                tar.extract(m, target, set_attrs=False)
+    except (tarfile.TarError, EOFError, ValueError, zlib.error, OSError) as e:
+        if isinstance(e, OSError) and e.errno is not None:  # the disk failed (full, read-only), not the file
+            raise
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataError(f"cannot read archive {str(archive)!r}: it is corrupt or truncated ({why})") from None
-    except DataError:
-        _rmtree(tmp)
-        raise
-    (tmp / ".complete").touch()
-    if dest.exists():
-        _rmtree(dest)
-    os.replace(tmp, dest)
-    return dest
+        raise DataError(f"cannot read archive {name}: it is corrupt or truncated ({why})") from None
 
 
 def _check_member(m: tarfile.TarInfo, target: Path) -> None:
@@ -192,10 +274,26 @@ def _check_member(m: tarfile.TarInfo, target: Path) -> None:
         raise DataError(f"unsafe archive: member {m.name!r} would land outside the target folder")
 
 
-def _rmtree(path: Path) -> None:
-    import shutil
+@contextlib.contextmanager
+def _exclusive(lock: Path):
+    """Create `lock`'s folder and hold an exclusive lock on it (POSIX flock; elsewhere renames suffice)."""
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        f = open(lock, "a")  # closing it releases the lock
+    except OSError as e:
+        raise _os_error(e, f"preparing the folder {str(lock.parent)!r}") from None
+    with f:
+        if fcntl is not None:
+            with contextlib.suppress(OSError):  # a file system without locks: go on without
+                fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
-    shutil.rmtree(path, ignore_errors=True)
+
+def _os_error(e: OSError, doing: str) -> DataError:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DataError(f"the disk is full while {doing}: free space or point RESNET_EDU_CACHE elsewhere")
+    why = f"{e.strerror}: {e.filename}" if e.filename else e.strerror or str(e)
+    return DataError(f"{doing} failed ({why}): point RESNET_EDU_CACHE at a folder you can write")
 
 
 # ---- subsets and synthetic data -------------------------------------------------------------
@@ -203,16 +301,14 @@ def _rmtree(path: Path) -> None:
 
 def balanced_subset(data: ImageSet, n_per_class: int, *, seed: int = 0) -> ImageSet:
     """`n_per_class` images of every class, drawn without replacement with a seeded generator."""
-    if n_per_class <= 0:
-        raise DataError(f"a subset needs a positive number of images per class, got {n_per_class}")
+    _check_count("n_per_class", n_per_class, len(data))
     g = torch.Generator().manual_seed(seed)
     picks = []
     for c in range(len(data.classes)):
         idx = torch.nonzero(data.labels == c).flatten()
         if len(idx) < n_per_class:
-            raise DataError(
-                f"class {data.classes[c]!r} has {len(idx)} images, fewer than {n_per_class} asked"
-            )
+            name, n = data.classes[c], len(idx)
+            raise DataError(f"n_per_class: class {name!r} has {n} images, fewer than {n_per_class} asked")
         picks.append(idx[torch.randperm(len(idx), generator=g)[:n_per_class]])
     idx = torch.cat(picks).sort().values
     return ImageSet(data.images[idx], data.labels[idx], data.classes)
@@ -229,6 +325,12 @@ def synthetic_cifar(
     """
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r}; use 'train' or 'test'")
+    _check_count("n_per_class", n_per_class, MAX_PER_CLASS)
+    _check_count("num_classes", num_classes, 1000)
+    _check_count("size", size, 1024)
+    if n_per_class * num_classes * 3 * size**2 > 2**30:
+        asked = f"n_per_class={n_per_class}, num_classes={num_classes}, size={size}"
+        raise DataError(f"{asked} would make over 1 GiB of images; ask for fewer or smaller ones")
     g = torch.Generator().manual_seed(seed)
     # One low-frequency template per class: a 4x4 colour grid upsampled to size x size.
     coarse = torch.rand(num_classes, 3, 4, 4, generator=g)
@@ -243,6 +345,11 @@ def synthetic_cifar(
     perm = torch.randperm(len(labels), generator=g)
     classes = tuple(f"pattern{i}" for i in range(num_classes))
     return ImageSet((images[perm] * 255).round().to(torch.uint8), labels[perm], classes)
+
+
+def _check_count(name: str, value: int, limit: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 < value <= limit:
+        raise DataError(f"{name} must be a positive whole number no larger than {limit:,}, got {value!r}")
 
 
 def check_labels(data: ImageSet) -> None:

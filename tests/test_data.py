@@ -80,6 +80,39 @@ def test_balanced_subset_counts_and_seed():
         balanced_subset(data, 0)
 
 
+@pytest.mark.parametrize(
+    "kwargs,named",
+    [
+        ({"n_per_class": 99_999_999}, "n_per_class"),  # terabytes: refused before any allocation
+        ({"n_per_class": 0}, "n_per_class"),
+        ({"n_per_class": -5}, "n_per_class"),
+        ({"n_per_class": 2.5}, "n_per_class"),
+        ({"n_per_class": 1, "num_classes": 0}, "num_classes"),
+        ({"n_per_class": 1, "size": 10**6}, "size"),
+        ({"n_per_class": 10_000, "num_classes": 1000}, "num_classes=1000"),  # each fine, together 29 GiB
+    ],
+)
+def test_synthetic_refuses_absurd_sizes_naming_the_argument(kwargs, named):
+    with pytest.raises(DataError, match=named) as err:
+        synthetic_cifar(**kwargs)
+    assert "\n" not in str(err.value)
+
+
+def test_synthetic_size_limits_are_inclusive():
+    data = synthetic_cifar(D.MAX_PER_CLASS, num_classes=1, size=4)
+    assert data.images.shape == (10_000, 3, 4, 4) and data.labels.bincount().tolist() == [10_000]
+
+
+def test_balanced_subset_refuses_absurd_sizes_naming_the_argument():
+    data = synthetic_cifar(3)
+    for n in (99_999_999, 31, -3, 1.5):
+        with pytest.raises(DataError, match="n_per_class must be a positive whole number no larger than 30"):
+            balanced_subset(data, n)
+    with pytest.raises(DataError, match="n_per_class: class 'pattern0' has 3 images, fewer than 4 asked"):
+        balanced_subset(data, 4)
+    assert len(balanced_subset(data, 3)) == 30
+
+
 def test_image_folder_and_its_archive_load_the_same(tmp_path):
     root = make_image_folder(tmp_path / "folder")
     from_dir = load_cifar10(root, split="train")
