@@ -20,6 +20,7 @@ import pytest
 import torch
 from test_data import make_image_folder, make_tar, private_cache, save_image  # noqa: F401 (autouse fixture)
 
+from resnet_edu import archive as A
 from resnet_edu import data as D
 from resnet_edu.data import DataError, extract_archive, load_cifar10
 
@@ -110,7 +111,7 @@ def test_concurrent_cold_loads_all_succeed_and_leave_one_whole_cache(tmp_path):
         assert len(list(cache.glob("imageset-train-*.pt"))) == 1
 
 
-@pytest.mark.skipif(getattr(D, "fcntl", None) is None, reason="no POSIX file locks here")
+@pytest.mark.skipif(getattr(A, "fcntl", None) is None, reason="no POSIX file locks here")
 def test_a_second_loader_waits_for_the_lock(tmp_path):
     import fcntl
 
@@ -129,8 +130,8 @@ def test_a_second_loader_waits_for_the_lock(tmp_path):
 def test_without_locks_the_loser_keeps_the_winners_copy(tmp_path, monkeypatch):
     """Where there is no fcntl, a process that finishes second discards its own copy, never the first."""
     archive = make_tar(tmp_path / "c.tar.gz", make_image_folder(tmp_path / "folder", n=1))
-    monkeypatch.setattr(D, "fcntl", None)
-    check, started, winner = D._check_member, [], []
+    monkeypatch.setattr(A, "fcntl", None)
+    check, started, winner = A._check_member, [], []
 
     def race(member, target):  # while this process extracts, another one finishes first
         if not started:
@@ -139,12 +140,12 @@ def test_without_locks_the_loser_keeps_the_winners_copy(tmp_path, monkeypatch):
             winner.append((winner[0] / ".complete").stat().st_ino)
         check(member, target)
 
-    monkeypatch.setattr(D, "_check_member", race)
+    monkeypatch.setattr(A, "_check_member", race)
     dest = extract_archive(archive)
     assert dest == winner[0] and (dest / ".complete").stat().st_ino == winner[1]  # the same folder
     assert sum(1 for p in dest.rglob("*") if p.is_file()) == 21
     assert leftovers(dest.parent) == []
-    monkeypatch.setattr(D, "_check_member", check)
+    monkeypatch.setattr(A, "_check_member", check)
     assert digest(load_cifar10(archive)) == digest(D.read_image_folder(tmp_path / "folder" / "train"))
 
 
