@@ -44,6 +44,10 @@ def test_models_json_lists_paper_parameter_counts(capsys):
             "must be positive",
         ),
         (["train", "--model", "resnet20", "--epochs", "1", "--device", "bogus"], "unknown device 'bogus'"),
+        (
+            ["train", "--model", "resnet20", "--epochs", "1", "--synthetic", "--subset", "99999999"],
+            "--subset",
+        ),
         pytest.param(
             ["train", "--model", "resnet20", "--epochs", "1", "--device", "cuda"],
             "no CUDA GPU",
