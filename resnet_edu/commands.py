@@ -60,10 +60,10 @@ def load_data(args: argparse.Namespace):
     """(train, test) ImageSets from --synthetic, --data or RESNET_EDU_DATA, cut to --subset per class."""
     from .course import lesson_data
 
-    if args.subset is not None and not 0 < args.subset <= MAX_PER_CLASS:
-        raise ValueError(
-            f"--subset is a number of images per class from 1 to {MAX_PER_CLASS}, got {args.subset}"
-        )
+    if args.subset is not None and args.subset <= 0:
+        raise ValueError(f"--subset is a number of images per class and must be positive, got {args.subset}")
+    if args.subset is not None and args.subset > MAX_PER_CLASS:
+        raise ValueError(f"--subset is at most {MAX_PER_CLASS} images per class, got {args.subset}")
     n = args.subset or (500 if args.synthetic else None)
     try:
         train, test, source = lesson_data(
