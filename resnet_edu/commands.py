@@ -77,9 +77,9 @@ def load_data(args: argparse.Namespace):
     return train, test, source
 
 
-def train_models(names: list[str], args: argparse.Namespace) -> list:
+def train_named(names: list[str], args: argparse.Namespace) -> list:
     """Train each model under the same config and data; save `OUT/<name>.json` and `OUT/<name>.pt`."""
-    from .experiments import train_models as train_each
+    from .experiments import train_models
     from .models import build_model
 
     cfg = train_config(args)
@@ -123,14 +123,14 @@ def print_summary(histories: list, as_json: bool) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    histories = train_models([args.model], args)
+    histories = train_named([args.model], args)
     if is_rank0():
         print_summary(histories, args.json)
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
     figures = writable_dir(args.figures)
-    histories = train_models(args.models, args)
+    histories = train_named(args.models, args)
     if not is_rank0():
         return
     import matplotlib
