@@ -97,7 +97,7 @@ def train_named(names: list[str], args: argparse.Namespace) -> list:
                 p.unlink(missing_ok=True)
     train, test, source = load_data(args)
     models = {name: (lambda name=name: build_model(name)) for name in names}
-    return train_each(
+    return train_models(
         models, train, test, cfg, out=out, resume=args.resume, progress=True, meta={"data": source}
     )
 
