@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, is_dataclass
@@ -169,7 +170,8 @@ def load_results(path: str | os.PathLike) -> dict | None:
         return None
     payload = json.loads(path.read_text())
     meta = payload.get("meta", {})
-    where = ", ".join(str(meta[k]) for k in ("device_name", "data", "date") if meta.get(k))
+    data = meta.get("data") and re.sub(r"\S*/", "", str(meta["data"]))  # the copy's name, not its folders
+    where = ", ".join(str(v) for v in (meta.get("device_name"), data, meta.get("date")) if v)
     payload["label"] = f"stored {meta.get('setting', 'full')} run ({where or 'origin unknown'})"
     return payload
 

@@ -9,7 +9,7 @@ def test_results_round_trip_with_full_run_label(tmp_path):
     path = tmp_path / "results" / "01_degradation.json"
     assert records.load_results(path) is None  # no full run yet: lessons plot only their quick run
     rows = [{"model": "plain-20", "epoch": 1, "train_loss": 2.0}]
-    meta = records.run_meta("cpu", setting="paper", data="CIFAR-10 from x.tar.gz", seeds=[7])
+    meta = records.run_meta("cpu", setting="paper", data="CIFAR-10 from /data/sets/x.tar.gz", seeds=[7])
     records.save_results(rows, path, config=TrainConfig(epochs=3, seed=7), meta=meta)
     saved = json.loads(path.read_text())
     assert saved["config"]["epochs"] == 3 and saved["meta"]["seeds"] == [7]
