@@ -1,17 +1,19 @@
 """resnet_edu: the companion library of the resnet-edu course on deep residual learning.
 
-Modules, one idea each, in reading order:
-  blocks       residual blocks and their variants (shortcut on/off, option A/B, Fig. 4 placements)
-  models       networks built from the blocks, the name registry, parameter and MAC counts
-  data         CIFAR-10 sources, the uint8 cache, the on-device loader with batched augmentation
-  train        TrainConfig, fit, evaluate, History, checkpoints, DistributedDataParallel
-  probes       gradient and activation measurements, lesions, Hessian sharpness
-  landscape    filter-normalised directions and loss surfaces (Li et al. 2018)
-  gradflow     per-stage gradient norms recorded while a network trains
-  plots        the course's figures; widgets: ipywidgets explorers with static fallbacks
-  experiments  the small experiments the lessons run
-  course       quick/full setting, lesson data, running the notebooks headless
-  bench        benchmarks against the usual tutorial tools; cli: argument parsing only
+Modules, one idea each, in reading order (the lesson that uses each first in brackets):
+  blocks       residual blocks: F, the skip path and what follows the addition, in paper order (02, 03)
+  models       networks built from the blocks, the name registry, parameter and MAC counts (01, 02)
+  data         CIFAR-10 sources and the uint8 cache; loader: batches and augmentation on the device
+  tensors      data on the model's device, hooks that are always removed, the one evaluation loop
+  config       TrainConfig and the learning-rate schedule; paper: the papers' numbers and recipe
+  train        fit, the one training loop (callbacks, checkpoints, DDP); checkpoints; records: History
+  experiments  the small seeded experiments of the lessons (01, 02, 04); identities: Eq. 4, 5, 7 (03)
+  probes       gradient and activation measurements, lesions, Hessian sharpness (01, 02, 04, 05)
+  gradflow     per-stage gradient norms recorded while fit trains (04, 06)
+  landscape    filter-normalised directions and loss surfaces (05); fold: BN folded into convs
+  plots        single-axes figures; panels: the lessons' multi-panel figures; widgets: explorers
+  course       the quick/gpu/paper settings, a lesson's start, running the notebooks headless
+  reproduce    the papers' runs as a resumable queue; bench: benchmarks; cli + commands: the CLI
 """
 
 from .blocks import MLPBlock, ResidualBlock

@@ -94,7 +94,7 @@ def divergence_summary(runs: dict[str, tuple[History, list[Record]]]) -> list[Re
 
 
 def grad_flow_summary(trace: list[dict]) -> list[dict]:
-    """Per model, from a `traced_fit` trace: mean gradient norm of the first and the last stage over
+    """Per model, from `GradientRecorder` rows: mean gradient norm of the first and the last stage over
     the recorded steps, their ratio (how much of the gradient reaches the first layers), the mean
     total gradient norm, and the first and last recorded loss. (One SGD step lowers the loss by about
     lr * ||g||^2 to first order, so a larger total gradient means faster early progress.)"""

@@ -255,3 +255,37 @@ def save_figure(fig: Figure, name: str, directory: str | Path = "figures") -> Pa
     fig.savefig(png, dpi=150, bbox_inches="tight")
     fig.savefig(png.with_suffix(".svg"), bbox_inches="tight")
     return png
+
+
+def plot_error_bars(
+    errors: dict[str, Any], *, metric: str = "test_acc", xlabel: str = "CIFAR-10 test error (%)",
+    ax: Axes | None = None,
+) -> Axes:  # fmt: skip
+    """Grouped horizontal bars of test error (%), one group per model and one colour per source, each bar
+    labelled with its value: a paper's numbers beside ours (He et al. 2016, Table 2, in lesson 03).
+
+    `errors`: {source: {model: error %}} or {source: rows}; rows (`experiments.history_rows`, a stored
+    run's "records") give 100 (1 - `metric`) at each model's last epoch. The first source (the
+    reference, e.g. the paper) is grey. Bars start at 0, so their lengths compare honestly.
+    """
+    ax = _axes(ax)
+    table: dict[str, dict[str, float]] = {}
+    for source, values in errors.items():
+        if not isinstance(values, dict):
+            last = {r["model"]: r for r in values}  # rows are in epoch order: the last one wins
+            values = {m: 100 * (1 - r[metric]) for m, r in last.items() if r.get(metric) is not None}
+        table[source] = {str(m): float(v) for m, v in values.items()}
+    models = list(dict.fromkeys(m for values in table.values() for m in values))
+    height = 0.8 / max(len(table), 1)
+    colors = ["grey", *sns.color_palette(n_colors=max(len(table) - 1, 1))]
+    for i, (color, (source, values)) in enumerate(zip(colors, table.items())):
+        ys = np.arange(len(models)) + (i - (len(table) - 1) / 2) * height
+        widths = [values.get(m, np.nan) for m in models]  # a model this source lacks gets no bar
+        bars = ax.barh(ys, widths, height=height, color=color, label=source)
+        labels = ["" if np.isnan(w) else f"{w:.2f}" for w in widths]
+        ax.bar_label(bars, labels=labels, padding=3, fontsize="small")
+    top = max((v for values in table.values() for v in values.values()), default=1.0)
+    ax.set(yticks=np.arange(len(models)), yticklabels=models, xlabel=xlabel, xlim=(0, 1.15 * top))
+    ax.invert_yaxis()  # the first model on top
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize="small")  # below: bars fill the axes
+    return ax

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from . import plots
 from .data import synthetic_cifar
+from .identities import skip_scale_gradients
 from .models import cifar_resnet
 from .probes import activation_grad_norms
 from .tensors import as_tensors
@@ -99,6 +100,38 @@ def gradient_explorer(
         return {"depth": W.SelectionSlider(options=list(depths), value=depths[-1], description="depth")}
 
     return _explorer({"depth": depths[-1]}, make, draw, static)
+
+
+def skip_scale_explorer(
+    depths: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 54), *, lam: float = 0.9, branch_gain: float = 0.0,
+    seed: int = 0, static: bool | None = None,
+) -> Any:  # fmt: skip
+    """Sliders for the shortcut scale lambda and the branch gain g, redrawing ||dE/dx_0|| / ||dE/dx_L||
+    against depth for x_{l+1} = lambda x_l + g F(x_l), with lambda^L dotted (Identity Mappings, Eq. 7;
+    `identities.skip_scale_gradients`). 54 blocks is ResNet-110. `static=True` forces the fallback
+    figure (the given `lam` and `branch_gain`); None decides by `widgets_available()`.
+    """
+
+    def draw(lam: float, branch_gain: float) -> Figure:
+        rows = skip_scale_gradients((lam,), depths, branch_gain=branch_gain, seed=seed)
+        rows = [dict(r, model=f"lambda = {lam:g}") for r in rows]
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        plots.plot_gradient_norms(rows, x="depth", y="grad_ratio", ax=ax)
+        ax.plot(depths, [lam**d for d in depths], "k:", label="lambda^L")
+        ax.set(title=f"lambda = {lam:g}, branch gain = {branch_gain:g}", xlabel="depth L (blocks)",
+               ylabel="||dE/dx_0|| / ||dE/dx_L||  (log)")  # fmt: skip
+        ax.legend()
+        return fig
+
+    def make() -> dict[str, Any]:
+        import ipywidgets as W
+
+        return {
+            "lam": W.FloatSlider(value=lam, min=0.5, max=1.5, step=0.05, description="lambda"),
+            "branch_gain": W.FloatSlider(value=branch_gain, min=0.0, max=0.5, step=0.05, description="gain"),
+        }
+
+    return _explorer({"lam": lam, "branch_gain": branch_gain}, make, draw, static)
 
 
 def landscape_viewer(surface: Any, *, static: bool | None = None) -> Any:

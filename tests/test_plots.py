@@ -99,3 +99,12 @@ def test_training_curves_have_whole_epoch_ticks():
     ax = plot_training_curves(rows)
     ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
     assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_error_bars_start_at_zero_and_show_each_source():
+    ours = [dict(model="original", epoch=1, test_acc=0.5), dict(model="full_preact", epoch=1, test_acc=0.6)]
+    errors = {"paper": {"original": 6.61, "full_preact": 6.37}, "ours": ours}
+    ax = plots.plot_error_bars(errors)
+    widths = sorted(round(p.get_width(), 2) for p in ax.patches if p.get_width() > 0)
+    assert widths == [6.37, 6.61, 40.0, 50.0]  # ours: 100 (1 - accuracy) at the last epoch
+    assert ax.get_xlim()[0] == 0

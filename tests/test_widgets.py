@@ -42,3 +42,10 @@ def test_widgets_build_when_asked(monkeypatch):
     grid = np.linspace(-1, 1, 3)
     box = widgets.landscape_viewer(Surface(grid, np.ones((3, 3)), np.zeros((3, 3)), grid, {}))
     assert type(box).__name__ == "VBox"
+
+
+def test_skip_scale_explorer_draws_measured_lines_on_lambda_to_the_l():
+    fig = widgets.skip_scale_explorer(depths=(1, 2, 4), lam=0.5, static=True)
+    assert isinstance(fig, Figure)
+    ys = [line.get_ydata() for line in fig.axes[0].get_lines() if len(line.get_ydata()) == 3]
+    assert any(np.allclose(y, [0.5, 0.25, 0.0625]) for y in ys)  # branch gain 0: exactly lambda^L
