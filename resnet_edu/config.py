@@ -31,7 +31,7 @@ class TrainConfig:
     milestones: tuple[float, ...] = (0.5, 0.75)  # "step": lr/10 at each; < 1: fraction of steps, else epoch
     augment: bool = True  # random crop (pad 4) and horizontal flip (He et al. 2015, Sec. 4.2)
     precision: str = "auto"  # "auto": see `resolved_precision`; or "bf16" / "fp16" / "fp32"
-    channels_last: bool = False  # NHWC memory layout (faster convolutions on GPU tensor cores)
+    channels_last: bool | None = None  # NHWC memory layout (tensor cores); None: on for CUDA, off on CPU
     compile: bool = False  # torch.compile the model (minutes of compile time, faster epochs)
     seed: int = 0  # seeds the model-independent RNGs and the loader's shuffling and augmentation
     eval_every: int = 1  # evaluate on the test set every this many epochs, and after the last
@@ -77,6 +77,14 @@ class TrainConfig:
                 f"device {self.device!r} does not exist: {torch.cuda.device_count()} GPU(s) here"
             )
         return device
+
+    def resolved_channels_last(self, device: torch.device | str | None = None) -> bool:
+        """`channels_last`, with None replaced by True on CUDA (NHWC feeds the tensor cores) and False
+        on the CPU."""
+        if self.channels_last is not None:
+            return self.channels_last
+        device = torch.device(device) if device is not None else self.resolved_device()
+        return device.type == "cuda"
 
     def resolved_precision(self, device: torch.device | str | None = None) -> str:
         """`precision` with "auto" replaced by what `device` runs natively: bf16 on GPUs of compute

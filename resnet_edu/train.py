@@ -146,7 +146,8 @@ def fit(
         )
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
-    model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
+    nhwc = cfg.resolved_channels_last(device)
+    model.to(device, memory_format=torch.channels_last if nhwc else torch.preserve_format)
     optimizer = make_optimizer(model, cfg, device)
     precision = cfg.resolved_precision(device)
     history = History(config=dataclasses.asdict(cfg), meta=run_meta(
@@ -244,6 +245,6 @@ def _as_loader(data, cfg: TrainConfig, device, rank: int, world: int, *, trainin
         raise ValueError(f"batch size {cfg.batch_size} must be divisible by the {world} DDP ranks")
     return DeviceLoader(
         data, batch_size=cfg.batch_size // world if training else 512, train=training, device=device,
-        seed=cfg.seed, augment=training and cfg.augment, channels_last=cfg.channels_last, rank=rank,
-        world_size=world,
+        seed=cfg.seed, augment=training and cfg.augment, channels_last=cfg.resolved_channels_last(device),
+        rank=rank, world_size=world,
     )  # fmt: skip

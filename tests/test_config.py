@@ -39,3 +39,9 @@ def test_the_paper_recipe_is_he_et_al_section_4_2():
     assert (r.batch_size, r.lr, r.momentum, r.weight_decay) == (128, 0.1, 0.9, 1e-4)
     assert r.schedule == "step" and r.milestones == (0.5, 0.75) and r.augment and not r.nesterov
     assert dataclasses.replace(r, epochs=2).lr == 0.1  # variants keep the rest
+
+
+def test_channels_last_defaults_to_the_device():
+    assert TrainConfig().resolved_channels_last(torch.device("cuda")) is True
+    assert TrainConfig().resolved_channels_last(torch.device("cpu")) is False
+    assert TrainConfig(channels_last=False).resolved_channels_last(torch.device("cuda")) is False
