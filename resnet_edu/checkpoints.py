@@ -20,13 +20,17 @@ RESUMABLE_CHANGES = ("epochs", "eval_every", "device", "compile")
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer, step: int, epoch: int,
                     history: History) -> None:  # fmt: skip
-    """Write model, optimiser, step, finished epochs, history and RNG states atomically."""
+    """Write model, optimiser, step, finished epochs, history and RNG states atomically; a process
+    killed mid-save leaves the previous checkpoint whole, and its temporary file is removed here."""
     state = {
         "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "epoch": epoch,
         "history": history.to_dict(), "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }  # fmt: skip
-    atomic_write(Path(path), lambda f: torch.save(state, f))
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.name}*.tmp"):  # what a killed save left (one writer: rank 0)
+        stale.unlink(missing_ok=True)
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def _read(path: Path) -> dict:

@@ -230,3 +230,70 @@ def test_ddp_three_ranks_on_uneven_data_finish(tmp_path):
     h = History.load(out / "simplecnn.json")
     assert h.meta["world_size"] == 3 and len(h.records) == 1
     assert h.records[0]["images_per_s"] > 0 and (out / "simplecnn.pt").exists()
+
+
+KILLED_SAVER = """
+import sys, torch
+from resnet_edu.checkpoints import save_checkpoint
+from resnet_edu.records import History
+model = torch.nn.Linear(2000, 2000)  # 16 MB per save: slow enough to be killed in the middle
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+step = 0
+while True:
+    step += 1
+    save_checkpoint(sys.argv[1], model, opt, step, step, History())
+    print(step, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_checkpoint_save_keeps_the_old_file_whole(tmp_path):
+    import signal
+    import time
+
+    ckpt = tmp_path / "run.pt"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_SAVER, str(ckpt)], env=env, stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    for _ in range(3):  # a few whole saves first
+        proc.stdout.readline()
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    state = torch.load(ckpt, weights_only=True)  # the last finished save, whole
+    assert state["step"] >= 3 and state["model"]["weight"].shape == (2000, 2000)
+    from resnet_edu.checkpoints import save_checkpoint
+
+    model = torch.nn.Linear(2, 2)
+    save_checkpoint(ckpt, model, torch.optim.SGD(model.parameters(), lr=0.1), 1, 1, History())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.pt"]  # no temporary file left behind
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_through_the_cli_gives_the_same_weights(tmp_path):
+    import signal
+    import time
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    args = ["--model", "resnet20", "--synthetic", "--subset", "30", "--batch-size", "20", "--epochs", "3",
+            "--device", "cpu", "--lr", "0.05"]  # fmt: skip
+    cli = [sys.executable, "-m", "resnet_edu", "train"]
+    killed, whole = tmp_path / "killed", tmp_path / "whole"
+    proc = subprocess.Popen([*cli, *args, "--out", str(killed)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while not (killed / "resnet20.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # epoch 1 is saved: now somewhere in epoch 2
+    proc.wait(timeout=30)
+    assert torch.load(killed / "resnet20.pt", weights_only=True)["epoch"] < 3
+    resumed = subprocess.run([*cli, *args, "--out", str(killed), "--resume"], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-1000:]
+    fresh = subprocess.run([*cli, *args, "--out", str(whole)], env=env, cwd=ROOT, capture_output=True,
+                           text=True, timeout=300)  # fmt: skip
+    assert fresh.returncode == 0, fresh.stderr[-1000:]
+    a = torch.load(killed / "resnet20.pt", weights_only=True)["model"]
+    b = torch.load(whole / "resnet20.pt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)  # bit-identical to the uninterrupted run
+    assert [r["epoch"] for r in History.load(killed / "resnet20.json").records] == [1, 2, 3]
