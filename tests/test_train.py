@@ -186,10 +186,12 @@ def _ddp_batch() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(16, 3, 32, 32, generator=g), torch.randint(0, 10, (16,), generator=g)
 
 
-def torchrun(nproc: int, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
+def torchrun(
+    nproc: int, *args: str, timeout: int = 240, env_extra: dict | None = None
+) -> subprocess.CompletedProcess:
     """Run under `torchrun --standalone` in a fresh process group with a time limit: a rank that hangs
     or dies fails this test with its output instead of taking the test session down."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT)) | (env_extra or {})
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
@@ -297,3 +299,25 @@ def test_sigkill_mid_epoch_then_resume_through_the_cli_gives_the_same_weights(tm
     b = torch.load(whole / "resnet20.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)  # bit-identical to the uninterrupted run
     assert [r["epoch"] for r in History.load(killed / "resnet20.json").records] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_two_torchrun_ranks_on_a_cold_cache_both_load_the_archive(tmp_path):
+    """Both ranks call load_cifar10 on an archive no process has extracted yet: one extracts under the
+    lock, the other waits, and training finishes on the real-format data (no false "corrupt")."""
+    import tarfile
+
+    from test_cli import tiny_cifar_folder
+
+    folder = tiny_cifar_folder(tmp_path / "cifar", n=3)
+    archive = tmp_path / "cifar.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar")
+    out, cache = tmp_path / "run", tmp_path / "cold-cache"
+    run = torchrun(2, "-m", "resnet_edu", "train", "--model", "simplecnn", "--data", str(archive),
+                   "--batch-size", "10", "--epochs", "1", "--device", "cpu", "--out", str(out),
+                   env_extra={"RESNET_EDU_CACHE": str(cache)})  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    h = History.load(out / "simplecnn.json")
+    assert h.meta["world_size"] == 2 and h.meta["data"].startswith("CIFAR-10 from")
+    assert len(list(cache.glob("cifar-*"))) == 1  # one extraction, shared
