@@ -16,7 +16,7 @@ import torch
 from matplotlib.figure import Figure
 
 from . import plots
-from .data import synthetic_cifar
+from .data import ImageSet, synthetic_cifar
 from .identities import skip_scale_gradients
 from .models import cifar_resnet
 from .probes import activation_grad_norms
@@ -78,7 +78,10 @@ def gradient_explorer(
     `synthetic_cifar`. `static=True` forces the fallback figure (the deepest net); None decides by
     `widgets_available()`.
     """
-    x, y = as_tensors(data if data is not None else synthetic_cifar(-(-batch_size // 10), seed=seed))
+    data = data if data is not None else synthetic_cifar(-(-batch_size // 10), seed=seed)
+    if isinstance(data, ImageSet):  # the first images only: never normalise a whole dataset for one batch
+        data = ImageSet(data.images[:batch_size], data.labels[:batch_size], data.classes)
+    x, y = as_tensors(data)
     x, y = x[:batch_size], y[:batch_size]
     cache: dict[int, list[dict]] = {}
 
