@@ -6,7 +6,8 @@
 # Stages:
 #   deps             python, torch, torchvision, the GPU, and the CIFAR-10 copy the others read
 #   bench-train      training images/s: our loop vs the tutorial DataLoader loop (ResNet18, SimpleCNN)
-#   compare          the seed experiment: ResNet18 vs SimpleCNN, 30 epochs, batch 512, all of CIFAR-10
+#   compare          the seed experiment: ResNet18 vs SimpleCNN, 3 seeds each, 30 epochs, batch 512
+#                    (the `compare/` jobs of the reproduce queue; about 3 minutes on an H200)
 #   bench-landscape  seconds per landscape point (ResNet-20, 11x11) vs loss-landscapes where it runs
 #   reproduce        the paper queue (`python -m resnet_edu reproduce`) for at most 500 s; rerun to go on
 #   lesson-01 .. lesson-06   one lesson in the `gpu` setting, executed headless, with its time
@@ -18,7 +19,7 @@
 # Each stage prints one summary line; the script exits non-zero when any stage failed.
 set -uo pipefail
 if [ $# -lt 2 ]; then
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
@@ -53,9 +54,8 @@ PY
     bench-train)
       timeout 540 $py -m resnet_edu bench train --device cuda --data "$RESNET_EDU_DATA" --json > "$out/bench_train_gpu.json" ;;
     compare)
-      timeout 540 $py -m resnet_edu compare resnet18 simplecnn --epochs 30 --batch-size 512 --lr 0.2 \
-        --channels-last --device cuda --out "$out/compare" --figures "$out/figures" --json --force \
-        > "$out/compare_summary.json" ;;
+      timeout 540 $py -m resnet_edu reproduce --only compare/ --budget-s 500 --out "$out/paper" --json \
+        > "$out/compare_status.json" ;;
     bench-landscape)
       timeout 540 $py -m resnet_edu bench landscape --device cuda --json > "$out/bench_landscape_gpu.json" ;;
     reproduce)
