@@ -7,9 +7,12 @@ Modules, one idea each, in reading order (the lesson that uses each first in bra
   tensors      data on the model's device, hooks that are always removed, the one evaluation loop
   config       TrainConfig and the learning-rate schedule; paper: the papers' numbers and recipe
   train        fit, the one training loop (callbacks, checkpoints, DDP); checkpoints; records: History
-  experiments  the small seeded experiments of the lessons (01, 02, 04); identities: Eq. 4, 5, 7 (03)
-  probes       gradient and activation measurements, lesions, Hessian sharpness (01, 02, 04, 05)
-  gradflow     per-stage gradient norms recorded while fit trains (04, 06)
+  experiments  the small seeded experiments of the lessons (01, 02, 04); seeds: effects across seeds
+  identities   Eq. 4, 5, 7 checked numerically; depth_probe: placements through depth at init (03)
+  probes       gradient and activation measurements (01, 02, 04); lesions: lesion studies over seeds (04)
+  hessian      Hessian eigenvalues and trace from Hessian-vector products (05)
+  gradflow     per-stage gradient norms recorded while fit trains (04, 06); descent: one step vs eta |g|^2
+  compare      two architectures over seeds: verdicts, seed tables, stored runs (06)
   landscape    filter-normalised directions and loss surfaces (05); fold: BN folded into convs
   plots        single-axes figures; panels: the lessons' multi-panel figures; widgets: explorers
   course       the quick/gpu/paper settings, a lesson's start, running the notebooks headless

@@ -11,6 +11,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,24 @@ MLP_VARIANTS: dict[str, dict[str, Any]] = {
     "ReLU, naive init": dict(act="relu", init="naive"),
     "ReLU, He init": dict(act="relu", init="he"),
     "ReLU, He init, BN": dict(act="relu", init="he", norm=True),
+    "tanh, Xavier init": dict(act="tanh", init="xavier"),  # the blocks lessons 01 and 02 train
 }
+
+# The MLPs lessons 01 and 02 train: blocks tanh(W x + b) with Xavier init, std sqrt(1/n) (Glorot & Bengio
+# 2010: tanh stays near its linear range, the gradient neither vanishes nor explodes at initialisation),
+# no BN in the blocks and one BN before the classifier (`MLP(head_norm=True)`).
+DEGRADATION_MLP: dict[str, Any] = dict(act="tanh", init="xavier", head_norm=True)
+
+
+def degradation_mlps(
+    depths: Sequence[int] = (3, 30), *, shortcuts: Sequence[bool] = (False,), width: int = 128,
+    **overrides: Any,
+) -> dict[str, Callable[[], nn.Module]]:  # fmt: skip
+    """{label: builder} of `DEGRADATION_MLP`s ("plain MLP, 30 blocks", "residual MLP, 3 blocks", ...),
+    plain before residual, for `train_models`; `overrides` change the regime (e.g. norm=True)."""
+    kw = DEGRADATION_MLP | dict(width=width) | overrides
+    return {f"{'residual' if sc else 'plain'} MLP, {d} blocks": partial(MLP, depth=d, shortcut=sc, **kw)
+            for sc in shortcuts for d in depths}  # fmt: skip
 
 
 def mlp_gradient_norms(
@@ -112,6 +130,40 @@ def mlp_gradient_norms(
             top = recs[-1]["grad_norm"]
             for r in recs:
                 rows.append(dict(r, depth=depth, ratio=r["grad_norm"] / top if top > 0 else float("nan")))
+    return rows
+
+
+def mlp_gradient_factors(
+    x: torch.Tensor, y: torch.Tensor, *, depth: int = 40, seeds: Sequence[int] = (0, 1, 2),
+    variants: dict[str, dict[str, Any]] = MLP_VARIANTS, width: int = 128, shortcut: bool = False,
+) -> list[Record]:  # fmt: skip
+    """Per variant and seed: `factor`, the gradient's geometric growth per block toward the input (exp of
+    minus the least-squares slope of log ratio against block: 1 flat, above 1 growing toward the input,
+    below 1 vanishing), and `first`, ||dL/dx_0|| / ||dL/dx_L||, of `mlp_gradient_norms` at `depth`."""
+    rows = []
+    for seed in seeds:
+        recs = mlp_gradient_norms(x, y, depths=(depth,), variants=variants, width=width, shortcut=shortcut,
+                                  seed=seed)  # fmt: skip
+        for label in variants:
+            mine = [r for r in recs if r["model"] == label]
+            b = torch.tensor([r["block"] for r in mine], dtype=torch.float64)
+            ratio = torch.tensor([r["ratio"] for r in mine], dtype=torch.float64)
+            rows.append(dict(model=label, seed=seed, depth=depth, factor=math.exp(-_slope(b, ratio.log())),
+                             first=float(ratio[0])))  # fmt: skip
+    return rows
+
+
+def cifar_gradient_ratios(
+    x: torch.Tensor, y: torch.Tensor, *, depth: int = 56, width: int = 4, seed: int = 0
+) -> list[Record]:  # fmt: skip
+    """`probes.activation_grad_norms` of plainN and resnetN (He et al. 2015, Sec. 4.2) at initialisation,
+    each row with ratio = ||dL/dx_l|| / ||dL/dx_L|| (1 at the top), the axis of every gradient plot."""
+    rows = []
+    for shortcut, name in ((False, "plain"), (True, "resnet")):
+        torch.manual_seed(seed)
+        recs = activation_grad_norms(cifar_resnet(depth, width=width, shortcut=shortcut), x, y,
+                                     label=f"{name}-{depth}")  # fmt: skip
+        rows += [dict(r, depth=depth, ratio=r["grad_norm"] / recs[-1]["grad_norm"]) for r in recs]
     return rows
 
 
@@ -140,32 +192,48 @@ VARIANCE_VARIANTS = {  # lesson 04: the same single-stage residual net, three wa
 }
 
 
-def variance_through_depth(x: torch.Tensor, *, depth: int = 32, width: int = 16, seed: int = 0) -> list[dict]:
+def variance_through_depth(
+    x: torch.Tensor, *, depth: int = 32, width: int = 16, seed: int = 0, seeds: Sequence[int] | None = None
+) -> list[dict]:
     """`probes.forward_stats` of one-stage residual nets (`depth` blocks of `width` channels, no
-    downsampling) with BN, without normalisation and without normalisation but with SkipInit.
+    downsampling) with BN, without normalisation and without normalisation but with SkipInit, once
+    per seed (`seeds`, default `[seed]`); rows as `forward_stats` plus `seed`.
 
-    De & Smith 2020, Sec. 3: with BN, Var(x_{l+1}) ~ Var(x_l) + 1, so Var(x_l) grows linearly and the
-    branch's share Var(F)/Var(x_l) ~ 1/l; without normalisation it doubles per block (~2^l); a
-    zero-initialised residual scale keeps it constant at initialisation. Rows as `forward_stats`.
+    De & Smith 2020, Sec. 3: with BN, Var(x_{l+1}) ~ Var(x_l) + c, so Var(x_l) grows linearly and the
+    branch's share of the signal's scale sqrt(Var(F)/Var(x_l)) ~ 1/sqrt(c l); without normalisation it
+    doubles per block (~2^l); a zero-initialised residual scale keeps it constant at initialisation.
     """
     rows = []
-    for label, kw in VARIANCE_VARIANTS.items():
-        torch.manual_seed(seed)
-        model = ResNet(depths=(depth,), widths=(width,), **kw)
-        rows += forward_stats(model, x, train=True, label=label)
+    for s in [seed] if seeds is None else seeds:
+        for label, kw in VARIANCE_VARIANTS.items():
+            torch.manual_seed(s)
+            model = ResNet(depths=(depth,), widths=(width,), **kw)
+            rows += [dict(r, seed=s) for r in forward_stats(model, x, train=True, label=label)]
     return rows
 
 
 def growth_rates(records: list[dict], *, key: str = "var_x") -> list[dict]:
-    """Per model: least-squares slope of `key` against block (linear growth) and the geometric ratio
-    per block exp(slope of log `key`) (exponential growth: 2 when it doubles every block)."""
+    """Per model (and seed, where rows have one): least-squares slope and intercept of `key` against
+    block (linear growth), the geometric ratio per block exp(slope of log `key`) (exponential growth:
+    2 when it doubles every block), first and last value, and, where rows carry `var_branch`,
+    branch_exponent: the log-log slope of the branch's share of the scale sqrt(var_branch / var_x)
+    against l + 1 (De & Smith 2020: -1/2 with BN; None where the branch is zero)."""
     rows = []
-    for label in dict.fromkeys(r["model"] for r in records):
-        pts = [(r["block"], r[key]) for r in records if r["model"] == label and r[key] > 0]
-        b = torch.tensor([p[0] for p in pts], dtype=torch.float64)
-        v = torch.tensor([p[1] for p in pts], dtype=torch.float64)
-        rows.append(dict(model=label, linear_slope=_slope(b, v), ratio_per_block=math.exp(_slope(b, v.log())),
-                         first=float(v[0]), last=float(v[-1])))  # fmt: skip
+    for label, seed in dict.fromkeys((r["model"], r.get("seed")) for r in records):
+        mine = [r for r in records if r["model"] == label and r.get("seed") == seed and r[key] > 0]
+        b = torch.tensor([r["block"] for r in mine], dtype=torch.float64)
+        v = torch.tensor([r[key] for r in mine], dtype=torch.float64)
+        slope = _slope(b, v)
+        row = dict(model=label) | ({} if seed is None else dict(seed=seed))
+        row |= dict(linear_slope=slope, intercept=float(v.mean() - slope * b.mean()),
+                    ratio_per_block=math.exp(_slope(b, v.log())), first=float(v[0]),
+                    last=float(v[-1]))  # fmt: skip
+        if all(r.get("var_branch", 0) > 0 for r in mine):
+            share = torch.tensor([r["var_branch"] / r["var_x"] for r in mine], dtype=torch.float64).sqrt()
+            row["branch_exponent"] = _slope((b + 1).log(), share.log())
+        elif "var_branch" in mine[0]:
+            row["branch_exponent"] = None
+        rows.append(row)
     return rows
 
 

@@ -8,11 +8,16 @@ unnormalised ResNet blow up; lesson 06 to relate gradient flow to convergence.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import statistics
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 
+from .config import TrainConfig
+from .probes import activation_grad_norms
 from .records import History, Record
 from .train import Step, TrainingDiverged, fit
 
@@ -36,8 +41,9 @@ class GradientRecorder:
     """A `fit` callback: every `every` steps, the batch loss and per-stage gradient and weight norms.
 
     `rows` (one per recorded step and group, group "total" for all parameters together): model,
-    step, epoch (1-based), lr, loss, group, grad_norm, weight_norm. After the first non-finite loss
-    nothing more is recorded (what follows is NaN).
+    step, epoch (1-based), lr, loss, group, numel (parameters in the group), grad_norm, grad_rms
+    (grad_norm / sqrt(numel): the gradient per parameter, comparable between groups of different
+    sizes), weight_norm. After the first non-finite loss nothing more is recorded (what follows is NaN).
     """
 
     def __init__(self, model: nn.Module, *, every: int = 10, label: str | None = None):
@@ -49,6 +55,10 @@ class GradientRecorder:
         self.params = [p for _, p in named]
         group_of = [self.groups.index(stage_of(n)) for n, _ in named]
         self._index = torch.tensor(group_of)  # parameter -> its group
+        self.numel = [0] * len(self.groups)  # parameters per group, then all of them
+        for p, k in zip(self.params, group_of):
+            self.numel[k] += p.numel()
+        self.numel.append(sum(self.numel))
         self._stopped = False
 
     def __call__(self, s: Step) -> None:
@@ -65,9 +75,10 @@ class GradientRecorder:
         loss = s.stats[0] / s.stats[2]
         values = torch.cat([loss.view(1).float(), norms.flatten()]).tolist()  # the one host sync
         loss, grad, weight = values[0], values[1 : 2 + len(self.groups)], values[2 + len(self.groups) :]
-        for g, gn, wn in zip([*self.groups, "total"], grad, weight):
+        for g, n, gn, wn in zip([*self.groups, "total"], self.numel, grad, weight):
             self.rows.append(dict(model=self.label, step=s.step, epoch=s.epoch + 1, lr=s.lr, loss=loss,
-                                  group=g, grad_norm=gn, weight_norm=wn))  # fmt: skip
+                                  group=g, numel=n, grad_norm=gn, grad_rms=gn / n**0.5,
+                                  weight_norm=wn))  # fmt: skip
         self._stopped = not math.isfinite(loss)
 
 
@@ -93,22 +104,25 @@ def divergence_summary(runs: dict[str, tuple[History, list[Record]]]) -> list[Re
     return rows
 
 
-def grad_flow_summary(trace: list[dict]) -> list[dict]:
-    """Per model, from `GradientRecorder` rows: mean gradient norm of the first and the last stage over
-    the recorded steps, their ratio (how much of the gradient reaches the first layers), the mean
-    total gradient norm, and the first and last recorded loss. (One SGD step lowers the loss by about
-    lr * ||g||^2 to first order, so a larger total gradient means faster early progress.)"""
+def grad_flow_summary(trace: Sequence[Record]) -> list[Record]:
+    """Per model and stage (forward order), from `GradientRecorder` rows over steps and seeds: numel,
+    the gradient per parameter grad_rms (mean over the recorded steps of each seed, then mean and sd
+    over seeds), and share, the stage's mean part of ||g||^2 (grad_norm^2 / total^2): its part of the
+    first-order decrease lr ||g||^2 of a plain SGD step. Norms alone would rank stages by their size
+    (a 1,290-parameter head against a 500,000-parameter one); per parameter they compare."""
     rows = []
     for label in dict.fromkeys(r["model"] for r in trace):
         mine = [r for r in trace if r["model"] == label]
-        stages = [g for g in dict.fromkeys(r["group"] for r in mine) if g != "total"]
-        first, last = stages[0], stages[-1]
-        mean = {g: _mean([r["grad_norm"] for r in mine if r["group"] == g]) for g in (first, last, "total")}
-        totals = [r for r in mine if r["group"] == "total"]
-        rows.append(dict(model=label, first_stage=first, last_stage=last, grad_first=mean[first],
-                         grad_last=mean[last], first_over_last=mean[first] / mean[last],
-                         grad_total=mean["total"], loss_start=totals[0]["loss"],
-                         loss_end=totals[-1]["loss"]))  # fmt: skip
+        total = {(r.get("seed"), r["step"]): r["grad_norm"] ** 2 for r in mine if r["group"] == "total"}
+        for group in dict.fromkeys(r["group"] for r in mine if r["group"] != "total"):
+            part = [r for r in mine if r["group"] == group]
+            per_seed = [_mean([r["grad_rms"] for r in part if r.get("seed") == s])
+                        for s in dict.fromkeys(r.get("seed") for r in part)]  # fmt: skip
+            shares = [r["grad_norm"] ** 2 / total[(r.get("seed"), r["step"])] for r in part
+                      if total[(r.get("seed"), r["step"])] > 0]  # fmt: skip
+            rows.append(dict(model=label, stage=group, numel=part[0]["numel"], grad_rms=_mean(per_seed),
+                             grad_rms_sd=statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0,
+                             share=_mean(shares), seeds=len(per_seed)))  # fmt: skip
     return rows
 
 
@@ -127,3 +141,43 @@ def fit_recorded(
     except TrainingDiverged as e:
         history = e.history
     return history, recorder.rows
+
+
+def fit_recorded_seeds(
+    models: Mapping[str, tuple[Callable[[], nn.Module], TrainConfig]], train, test, seeds: Sequence[int], *,
+    every: int = 10, meta: dict | None = None, **fit_kw,
+) -> tuple[list[History], list[Record]]:  # fmt: skip
+    """`fit_recorded` for every model (name -> (builder, its config)) and seed: the network is built
+    after `torch.manual_seed(seed)` and trained with its config's seed set to `seed`, so one seed means
+    the same data order and augmentation for every model. Returns the Histories (meta: model, seed,
+    params) and the recorder rows of all runs, each with its seed."""
+    histories, rows = [], []
+    for name, (make, cfg) in models.items():
+        for seed in seeds:
+            torch.manual_seed(seed)
+            net = make()
+            extra = {"params": sum(p.numel() for p in net.parameters() if p.requires_grad)} | (meta or {})
+            run_cfg = dataclasses.replace(cfg, seed=seed)
+            h, trace = fit_recorded(net, train, test, run_cfg, every=every, name=name, meta=extra, **fit_kw)
+            histories.append(h)
+            rows += [dict(r, seed=seed) for r in trace]
+    return histories, rows
+
+
+def activation_gradients(
+    models: Mapping[str, Callable[[], nn.Module]], x: torch.Tensor, y: torch.Tensor, seeds: Sequence[int]
+) -> list[Record]:
+    """`probes.activation_grad_norms` (||dL/dx_l|| and its per-element RMS for the input x_l of every
+    block, and the last block's output) of every model at initialisation, one network per seed (built
+    after `torch.manual_seed(seed)`, moved to the batch's device), on the same batch: rows of `probes`
+    plus seed and to_output, grad_rms relative to the last block's output (1 at the top; above 1 grows
+    toward the input, below 1 vanishes). Compare models of one family, plain-N vs ResNet-N (Eq. 5 of He et al.
+    2016: with shortcuts dE/dx_l = dE/dx_L (1 + ...))."""
+    rows = []
+    for name, make in models.items():
+        for seed in seeds:
+            torch.manual_seed(seed)
+            recs = activation_grad_norms(make().to(x.device), x, y, label=name)
+            top = recs[-1]["grad_rms"]
+            rows += [dict(r, seed=seed, to_output=r["grad_rms"] / top if top > 0 else math.nan) for r in recs]
+    return rows

@@ -6,6 +6,8 @@ here, next to the number its own run measured.
 
 from __future__ import annotations
 
+import math
+
 from .config import TrainConfig
 
 # He et al. 2015, "Deep Residual Learning for Image Recognition", Table 6: CIFAR-10 test error (%)
@@ -60,3 +62,14 @@ LI_GRID, LI_SPAN, LI_N_IMAGES = 51, 1.0, 10_000
 # 93-95% test accuracy in reproductions. KellerJordan/cifar10-airbench: 94% in ~52 s on one A100.
 RESNET18_PARAMS_M, RESNET18_GMACS = 11.2, 0.56
 AIRBENCH_A100_S_TO_94 = 52
+
+# He et al. 2015, Table 3: ImageNet top-1 error (%, 10-crop) of ResNet-34 with shortcut options A (zero-pad),
+# B (projections where the shape changes) and C (projections everywhere). Sec. 3.3 / 4.1: B is slightly
+# better than A "because the zero-padded dimensions in A indeed have no residual learning".
+SHORTCUT_OPTION_TOP1 = {"A": 25.03, "B": 24.52, "C": 24.19}
+SHORTCUT_OPTION_SOURCE = "He et al. 2015, Table 3"
+
+# Yang et al. 2019, "A Mean Field Theory of Batch Normalization": in a wide plain ReLU net with BN in every
+# layer the squared gradient norm grows by pi / (pi - 1) per layer toward the input at initialisation
+# (large-batch limit), so the norm by this factor per layer.
+YANG_BN_RELU_GROWTH = math.sqrt(math.pi / (math.pi - 1))

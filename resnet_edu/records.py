@@ -176,19 +176,17 @@ def load_results(path: str | os.PathLike) -> dict | None:
     return payload
 
 
-def load_histories(directory: str | os.PathLike) -> dict[str, History]:
-    """Saved `History` JSON files in `directory`, keyed by model name.
-
-    Files of other shapes are skipped; an absent directory gives {}.
-    """
-    out: dict[str, History] = {}
+def load_histories(directory: str | os.PathLike) -> list[History]:
+    """Every saved `History` JSON in `directory` (one per model and seed, e.g. `resnet18_s0.json`), in
+    file order. Files of other shapes are skipped; an absent directory gives []."""
+    out = []
     for path in sorted(Path(directory).glob("*.json")) if Path(directory).is_dir() else []:
         try:
             h = History.load(path)
         except (ValueError, KeyError, TypeError):
             continue
         if h.records:
-            out[h.meta.get("model") or path.stem] = h
+            out.append(h)
     return out
 
 

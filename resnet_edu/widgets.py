@@ -12,14 +12,12 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 
 from . import plots
 from .data import ImageSet, synthetic_cifar
+from .experiments import cifar_gradient_ratios
 from .identities import skip_scale_gradients
-from .models import cifar_resnet
-from .probes import activation_grad_norms
 from .tensors import as_tensors
 
 
@@ -72,7 +70,8 @@ def gradient_explorer(
     depths: tuple[int, ...] = (8, 14, 20, 32, 44, 56), *, width: int = 4, batch_size: int = 32, seed: int = 0,
     data: Any = None, static: bool | None = None,
 ) -> Any:  # fmt: skip
-    """A depth slider redrawing ||dL/dx_l|| per block for plain and residual CIFAR nets at initialisation.
+    """A depth slider redrawing ||dL/dx_l|| / ||dL/dx_L|| per block for plain and residual CIFAR nets at
+    initialisation (`experiments.cifar_gradient_ratios`): the ratio axis of the lessons' other plots.
 
     Depths are 6n+2 (He et al. 2015, Sec. 4.2). `data`: an ImageSet or (x, y); default a batch of
     `synthetic_cifar`. `static=True` forces the fallback figure (the deepest net); None decides by
@@ -87,14 +86,12 @@ def gradient_explorer(
 
     def draw(depth: int) -> Figure:
         if depth not in cache:
-            cache[depth] = []
-            for shortcut, name in ((False, "plain"), (True, "resnet")):
-                torch.manual_seed(seed)
-                model = cifar_resnet(depth, width=width, shortcut=shortcut)
-                cache[depth] += activation_grad_norms(model, x, y, label=f"{name}-{depth}")
+            cache[depth] = cifar_gradient_ratios(x, y, depth=depth, width=width, seed=seed)
         fig, ax = plt.subplots()
-        plots.plot_gradient_norms(cache[depth], ax=ax)
-        ax.set_title(f"||dL/dx_l|| at initialisation, depth {depth}")
+        plots.plot_gradient_norms(cache[depth], y="ratio", ax=ax)
+        ax.axhline(1, color="k", lw=0.5)
+        ax.set(title=f"Gradient per block at initialisation, depth {depth}", xlabel="block l (0 = first)",
+               ylabel="||dL/dx_l|| / ||dL/dx_L||  (log)")  # fmt: skip
         return fig
 
     def make() -> dict[str, Any]:
@@ -130,16 +127,17 @@ def skip_scale_explorer(
         import ipywidgets as W
 
         return {
-            "lam": W.FloatSlider(value=lam, min=0.5, max=1.5, step=0.05, description="lambda"),
+            "lam": W.FloatSlider(value=lam, min=0.5, max=1.5, step=0.01, description="lambda"),
             "branch_gain": W.FloatSlider(value=branch_gain, min=0.0, max=0.5, step=0.05, description="gain"),
         }
 
     return _explorer({"lam": lam, "branch_gain": branch_gain}, make, draw, static)
 
 
-def landscape_viewer(surface: Any, *, static: bool | None = None) -> Any:
+def landscape_viewer(surface: Any, *, log: bool = True, static: bool | None = None) -> Any:
     """Slice position, log scale and clipping over a `Surface` (or a saved `.npz` path): contour with the
-    slice marked, beside the 1-D slices through it (Li et al. 2018, Figs. 3 and 5)."""
+    slice marked, beside the 1-D slices through it (Li et al. 2018, Figs. 3 and 5). The colour scale is
+    log10 loss by default (`log`): on a linear scale the high walls hide the basin's floor."""
     surface = plots.as_surface(surface)
     lo, hi = float(np.min(surface.loss)), float(np.max(surface.loss))
     positions = [round(float(b), 4) for b in (surface.betas if surface.betas is not None else [0.0])]
@@ -163,8 +161,8 @@ def landscape_viewer(surface: Any, *, static: bool | None = None) -> Any:
 
         return {
             "at": W.SelectionSlider(options=positions, value=at0, description="slice at"),
-            "log": W.Checkbox(value=False, description="log scale"),
+            "log": W.Checkbox(value=log, description="log scale"),
             "clip": W.FloatSlider(value=hi, min=lo, max=hi, step=(hi - lo) / 100 or 1.0, description="clip"),
         }
 
-    return _explorer({"at": at0, "log": False, "clip": hi}, make, draw, static)
+    return _explorer({"at": at0, "log": log, "clip": hi}, make, draw, static)

@@ -1,6 +1,7 @@
 """Gradient flow during training: the recorder against autograd, divergence and summaries."""
 
 import copy
+import dataclasses
 import math
 
 import pytest
@@ -78,13 +79,50 @@ def test_fit_recorded_stops_and_reports_divergence_instead_of_raising():
     assert hist.meta["diverged"] is True and len(hist.records) <= 2
 
 
-def test_grad_flow_summary_on_a_hand_made_trace():
-    trace = [dict(model="m", step=s, loss=2.0 - s, group=g, grad_norm=v)
-             for s in (0, 1) for g, v in (("stage1", 1.0 + s), ("stage2", 4.0), ("total", 5.0))]  # fmt: skip
-    [row] = gradflow.grad_flow_summary(trace)
-    assert (row["first_stage"], row["last_stage"]) == ("stage1", "stage2")
-    assert row["grad_first"] == 1.5 and row["first_over_last"] == pytest.approx(1.5 / 4)
-    assert (row["loss_start"], row["loss_end"]) == (2.0, 1.0)
+def test_grad_flow_summary_compares_stages_per_parameter_over_seeds():
+    # stage "a": 4 parameters, norm 2 + seed (rms 1, 1.5); stage "b": 100 parameters, norm 6 (rms 0.6)
+    trace = [
+        dict(model="m", seed=s, step=t, group=g, numel=n, grad_norm=v, grad_rms=v / n**0.5)
+        for s in (0, 1)
+        for t in (0, 1)
+        for g, n, v in (("a", 4, 2.0 + s), ("b", 100, 6.0), ("total", 104, ((2.0 + s) ** 2 + 36) ** 0.5))
+    ]
+    a, b = gradflow.grad_flow_summary(trace)
+    assert (a["stage"], a["numel"], a["seeds"]) == ("a", 4, 2)
+    assert a["grad_rms"] == pytest.approx((1.0 + 1.5) / 2) and a["grad_rms_sd"] == pytest.approx(0.5**0.5 / 2)
+    assert b["grad_rms"] == pytest.approx(0.6) and b["grad_rms_sd"] == pytest.approx(0.0)
+    assert a["share"] + b["share"] == pytest.approx(1.0)  # the stages' parts of ||g||^2 add up
+    assert a["share"] == pytest.approx((4 / 40 + 9 / 45) / 2)
+
+
+def test_recorder_rows_carry_the_group_sizes_and_the_per_parameter_gradient():
+    data = synthetic_cifar(4)
+    cfg = TrainConfig(epochs=1, batch_size=20, lr=0.05, schedule="constant", augment=False)
+    torch.manual_seed(0)
+    model = cifar_resnet(8, width=4)
+    stem = sum(p.numel() for n, p in model.named_parameters() if n.startswith("stem"))
+    _, trace = gradflow.fit_recorded(model, data, None, cfg, every=1, progress=False)
+    first = {r["group"]: r for r in trace if r["step"] == 0}
+    assert first["stem"]["numel"] == stem
+    assert first["total"]["numel"] == sum(p.numel() for p in model.parameters())
+    assert first["stem"]["grad_rms"] == pytest.approx(first["stem"]["grad_norm"] / stem**0.5)
+
+
+def test_fit_recorded_seeds_trains_each_model_with_its_own_config_and_tags_every_row_with_its_seed():
+    data = synthetic_cifar(4)
+    cfg = TrainConfig(epochs=1, batch_size=20, lr=0.05, schedule="constant", augment=False)
+    models = {"r8": (lambda: cifar_resnet(8, width=4), cfg),
+              "r8 slow": (lambda: cifar_resnet(8, width=4), dataclasses.replace(cfg, lr=0.01))}  # fmt: skip
+    hists, rows = gradflow.fit_recorded_seeds(models, data, data, [0, 1], every=1, progress=False,
+                                              meta={"setting": "test"})  # fmt: skip
+    assert [(h.meta["model"], h.meta["seed"], h.config["lr"]) for h in hists] == [
+        ("r8", 0, 0.05), ("r8", 1, 0.05), ("r8 slow", 0, 0.01), ("r8 slow", 1, 0.01)]  # fmt: skip
+    assert all(h.meta["setting"] == "test" and h.meta["params"] > 0 for h in hists)
+    assert {(r["model"], r["seed"]) for r in rows} == {(h.meta["model"], h.meta["seed"]) for h in hists}
+    torch.manual_seed(1)  # seed 1 of "r8" is the run one would get by hand
+    h, _ = gradflow.fit_recorded(cifar_resnet(8, width=4), data, data, dataclasses.replace(cfg, seed=1),
+                                 every=1, progress=False)  # fmt: skip
+    assert h.column("train_loss") == hists[1].column("train_loss")
 
 
 def test_divergence_summary_reports_the_step_the_peak_and_no_accuracy_after_nan():
@@ -101,3 +139,30 @@ def test_divergence_summary_reports_the_step_the_peak_and_no_accuracy_after_nan(
     assert a["final_train_loss"] is None and a["final_test_acc"] is None and a["epochs"] == 0
     assert (b["diverged"], b["diverged_step"], b["peak_loss"]) == (False, None, 2.3)
     assert b["final_test_acc"] == 0.25 and b["final_train_loss"] == 2.1 and b["epochs"] == 2
+
+
+def test_activation_gradients_are_relative_to_the_output_and_one_net_per_seed():
+    x, y = torch.randn(8, 3, 8, 8), torch.arange(8) % 10
+    models = {"r8": lambda: cifar_resnet(8, width=4), "p8": lambda: cifar_resnet(8, width=4, shortcut=False)}
+    rows = gradflow.activation_gradients(models, x, y, [0, 1])
+    assert {(r["model"], r["seed"]) for r in rows} == {("r8", 0), ("r8", 1), ("p8", 0), ("p8", 1)}
+    top = [r for r in rows if r["block"] == 3]  # three blocks: inputs 0..2 and the last output
+    assert all(r["to_output"] == pytest.approx(1.0) for r in top)
+    torch.manual_seed(1)
+    want = gradflow.activation_grad_norms(cifar_resnet(8, width=4, shortcut=False), x, y)[0]["grad_rms"]
+    got = next(r for r in rows if (r["model"], r["seed"], r["block"]) == ("p8", 1, 0))
+    assert got["grad_rms"] == pytest.approx(want)
+
+
+def test_gradient_flow_panel_shares_one_y_axis_between_models():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from resnet_edu import panels
+
+    rows = [dict(model=m, seed=0, step=t, group=g, grad_rms=0.1 * (t + 1), loss=2.0)
+            for m in ("a", "b") for t in (0, 1) for g in ("stem", "head", "total")]  # fmt: skip
+    fig = panels.gradient_flow(rows)
+    a, b, _ = fig.axes
+    a.set_ylim(1e-3, 1)
+    assert b.get_ylim() == a.get_ylim()

@@ -83,11 +83,6 @@ def offending_numbers(nb_path: Path) -> list[str]:
 # holds on any machine and a number printed by the run. This list may only shrink; the test fails on
 # any other typed number, and on an entry here that no longer occurs (remove it then).
 KNOWN = {
-    "01": {"0.01", "0.125", "0.6", "2.1", "2.6"},
-    "04": {"0.001", "0.01", "15", "25%", "31%", "64%", "65"},
-    "05": {"140", "3.9", "70", "7000", "90", "96"},
-    "06": {"0.022", "0.30", "0.4", "0.6", "0.6%", "1.74", "13", "15", "18", "2.10", "2.30", "2.35", "24%",
-           "26", "29%", "3.3", "50,000", "512", "600", "90"},
 }  # fmt: skip
 
 

@@ -1,5 +1,3 @@
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -124,41 +122,3 @@ def test_lesion_of_a_residual_block_is_its_shortcut():
     finally:
         handle.remove()
     assert torch.equal(out, F.relu(block.skip(x[:, :2])))
-
-
-def quadratic_problem(n: int = 200, d: int = 5):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, d, generator=g) * torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
-    y = torch.randn(n, 1, generator=g)
-    model = nn.Linear(d, 1, bias=False)
-    hessian = 2 * x.T @ x / n  # of mean((w.x - y)^2)
-    return model, x, y, hessian
-
-
-def test_hessian_top_eigenvalue_and_trace_of_a_quadratic():
-    model, x, y, h = quadratic_problem()
-    top = probes.hessian_top_eigenvalue(model, x, y, loss_fn=F.mse_loss, iters=500, tol=1e-9)
-    assert top == pytest.approx(float(torch.linalg.eigvalsh(h).max()), rel=0.01)
-    tr = probes.hessian_trace(model, x, y, loss_fn=F.mse_loss, n_samples=2000)
-    assert tr == pytest.approx(float(h.trace()), rel=0.01)
-    rec = probes.sharpness(model, x, y, loss_fn=F.mse_loss, n_samples=10, label="lin")
-    assert rec["model"] == "lin" and rec["top_eigenvalue"] == pytest.approx(top, rel=0.01)
-
-
-def test_sharpness_runs_on_a_bn_net_and_restores_it():
-    model, (x, y) = tiny("resnet8"), batch()
-    before = state(model)
-    rec = probes.sharpness(model, x, y, iters=5, n_samples=2)
-    assert math.isfinite(rec["top_eigenvalue"]) and math.isfinite(rec["trace"]) and rec["trace_se"] >= 0
-    assert_same(before, state(model))
-    assert model.training and no_hooks(model)
-
-
-def test_sharpness_matches_the_separate_estimates_and_the_plain_loss():
-    model, (x, y) = tiny("resnet8"), batch()
-    rec = probes.sharpness(model, x, y, iters=5, n_samples=3, seed=2)
-    assert rec["top_eigenvalue"] == pytest.approx(probes.hessian_top_eigenvalue(model, x, y, iters=5, seed=2))
-    assert rec["trace"] == pytest.approx(probes.hessian_trace(model, x, y, n_samples=3, seed=2))
-    with torch.no_grad():
-        model.eval()
-        assert rec["loss"] == pytest.approx(float(F.cross_entropy(model(x), y)), rel=1e-5)

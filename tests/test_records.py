@@ -32,13 +32,13 @@ def test_fake_full_results_file_is_found(tmp_path):
 
 
 def test_load_compare_results_reads_history_files_and_skips_others(tmp_path):
-    assert records.load_histories(tmp_path / "missing") == {}
+    assert records.load_histories(tmp_path / "missing") == []
     rec = dict(epoch=1, train_loss=1.0, train_acc=0.5, test_loss=1.1, test_acc=0.6, lr=0.1, time=2.0,
                images_per_s=100.0)  # fmt: skip
     History([rec], {"epochs": 1}, {"model": "resnet18"}).save(tmp_path / "resnet18.json")
     (tmp_path / "notes.json").write_text('{"something": "else"}')
     loaded = records.load_histories(tmp_path)
-    assert list(loaded) == ["resnet18"] and loaded["resnet18"].best("test_acc") == 0.6
+    assert len(loaded) == 1 and loaded[0].meta["model"] == "resnet18" and loaded[0].best("test_acc") == 0.6
 
 
 def test_by_model_and_final_rows_keep_first_seen_order():

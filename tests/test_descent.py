@@ -1,0 +1,91 @@
+"""One gradient step against its Taylor prediction, on a quadratic where the answer is exact."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from resnet_edu import descent
+from resnet_edu.models import cifar_resnet
+
+
+def _quadratic(seed: int = 0):
+    """L(w) = 1/2 ||X w - y||^2: gradient X^T (X w - y), Hessian X^T X, both known in closed form."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(7, 4, generator=gen, dtype=torch.float64)
+    y = torch.randn(7, 1, generator=gen, dtype=torch.float64)
+    model = nn.Linear(4, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.randn(1, 4, generator=gen, dtype=torch.float64))
+    return model, x, y, lambda out, target: 0.5 * ((out - target) ** 2).sum()
+
+
+def test_on_a_quadratic_the_second_order_formula_is_the_exact_decrease():
+    model, x, y, loss_fn = _quadratic()
+    w = model.weight.detach().clone().T  # (4, 1)
+    g = x.T @ (x @ w - y)  # the gradient in closed form
+    g_sq, g_h_g = float((g * g).sum()), float(((x @ g) ** 2).sum())  # ||g||^2 and g^T X^T X g
+    lrs = [1e-3, 0.01, 0.05, 0.1, 0.3]
+    rows = descent.one_step_descent(model, x, y, lrs, loss_fn=loss_fn, label="quadratic")
+    for r, lr in zip(rows, lrs):
+        exact = lr * g_sq - lr**2 / 2 * g_h_g
+        assert r["decrease"] == pytest.approx(exact, rel=1e-9, abs=1e-12)
+        assert r["second_order"] == pytest.approx(exact, rel=1e-9, abs=1e-12)
+        assert r["first_order"] == pytest.approx(lr * g_sq, rel=1e-12)
+    assert rows[0]["curvature"] == pytest.approx(g_h_g / g_sq, rel=1e-12)
+    assert torch.equal(model.weight.detach().T, w)  # the model is left where it was
+
+
+def test_summary_finds_the_quadratic_models_best_step_and_where_first_order_fails():
+    model, x, y, loss_fn = _quadratic(1)
+    kappa = descent.one_step_descent(model, x, y, [1e-3], loss_fn=loss_fn)[0]["curvature"]
+    lrs = [f / kappa for f in (0.01, 0.05, 0.1, 0.3, 0.5, 1.0, 1.5, 2.5)]
+    rows = [dict(r, seed=0) for r in descent.one_step_descent(model, x, y, lrs, loss_fn=loss_fn, label="q")]
+    [s] = descent.descent_summary(rows, tolerance=0.1)
+    assert s["predicted_best_lr"] == pytest.approx(1 / kappa)
+    assert s["best_lr"] == pytest.approx(1 / kappa)  # exact for a quadratic: the grid holds 1 / kappa
+    assert s["best_decrease"] == pytest.approx(s["predicted_best_decrease"], rel=1e-9)
+    # ratio = 1 - lr kappa / 2: within 10% up to lr = 0.2 / kappa, so 0.1 / kappa is the last grid point
+    assert s["first_order_holds_to"] == pytest.approx(0.1 / kappa)
+    assert rows[-1]["decrease"] < 0  # beyond 2 / kappa the step raises the loss
+
+
+def test_on_a_network_the_first_order_prediction_holds_for_small_steps_and_buffers_are_restored():
+    torch.manual_seed(0)
+    model = cifar_resnet(8, width=4).double()
+    before = copy.deepcopy(model.state_dict())
+    x, y = torch.randn(16, 3, 8, 8, dtype=torch.float64), torch.arange(16) % 10
+    rows = descent.one_step_descent(model, x, y, [1e-5, 1e-4, 10.0])
+    assert rows[0]["ratio"] == pytest.approx(1, abs=1e-3)
+    assert abs(rows[1]["ratio"] - 1) < abs(rows[2]["ratio"] - 1)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_at_init_builds_each_model_per_seed_on_that_seeds_batch():
+    from resnet_edu.data import synthetic_cifar
+    from resnet_edu.tensors import random_batch
+
+    data = synthetic_cifar(2)
+    rows = descent.at_init({"r8": lambda: cifar_resnet(8, width=4)}, data, [0.01], [0, 1], batch=8)
+    assert [(r["model"], r["seed"]) for r in rows] == [("r8", 0), ("r8", 1)]
+    torch.manual_seed(1)
+    x, y = random_batch(data, 8, seed=1)
+    [want] = descent.one_step_descent(cifar_resnet(8, width=4), x, y, [0.01])
+    assert rows[1]["decrease"] == pytest.approx(want["decrease"]) and rows[1]["grad_sq"] == pytest.approx(
+        want["grad_sq"]
+    )
+
+
+def test_plot_descent_draws_measured_and_predicted_decrease_and_their_ratio():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    model, x, y, loss_fn = _quadratic()
+    rows = [
+        dict(r, seed=0)
+        for r in descent.one_step_descent(model, x, y, [1e-3, 1e-2, 0.1], loss_fn=loss_fn, label="q")
+    ]
+    fig = descent.plot_descent(rows)
+    left, right = fig.axes[:2]
+    assert len(left.lines) >= 2 and left.get_xscale() == "log" and right.get_xscale() == "log"
