@@ -242,7 +242,8 @@ def sharpness(records: Sequence[Record]) -> Figure:
 
 def training_curves(histories: Any, *, label: str) -> Figure:
     """Accuracy (left) and cross-entropy loss (right) per epoch, train dashed and test solid, one colour
-    per model (He et al. 2015, Fig. 6); `label`, the figure's title, names the run. `histories`: what
+    per model (He et al. 2015, Fig. 6), loss on a log axis so that an early, large test loss does not
+    flatten the rest; `label`, the figure's title, names the run. `histories`: what
     `plots.plot_training_curves` takes; `experiments.history_rows` of several seeds draws mean ± sd bands."""
     if isinstance(histories, Mapping):
         histories = dict(histories)
@@ -250,7 +251,7 @@ def training_curves(histories: Any, *, label: str) -> Figure:
     plots.plot_training_curves(histories, metric="acc", ax=acc)
     plots.plot_training_curves(histories, metric="loss", ax=loss)
     acc.set(title="Accuracy (dashed: train, solid: test)", ylabel="accuracy")
-    loss.set(title="Cross-entropy loss (dashed: train, solid: test)", ylabel="loss")
+    loss.set(title="Cross-entropy loss (dashed: train, solid: test)", ylabel="loss (log)", yscale="log")
     fig.suptitle(label)
     return fig
 

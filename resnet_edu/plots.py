@@ -38,10 +38,11 @@ def plot_gradient_norms(
     ax: Axes | None = None,
 ) -> Axes:  # fmt: skip
     """Gradient norm (or any per-block column, e.g. var_x of `forward_stats`) against depth, one line
-    per model, log scale: vanishing gradients show as a straight falling line (He et al. 2015, Sec. 1)."""
+    per model, log scale: vanishing gradients show as a straight falling line (He et al. 2015, Sec. 1).
+    Several rows per point (seeds) draw their mean with a band of ± one standard deviation."""
     ax = _axes(ax)
     df, hue = _frame(records, hue)
-    sns.lineplot(data=df, x=x, y=y, hue=hue, marker="o", ax=ax)
+    sns.lineplot(data=df, x=x, y=y, hue=hue, marker="o", errorbar="sd", ax=ax)
     if log:
         ax.set_yscale("log")
     ax.set(xlabel="block (input x_l)" if x == "block" else x, ylabel=y.replace("_", " "))
@@ -225,10 +226,11 @@ def plot_lesion(records: list[dict], *, hue: str = "model", ax: Axes | None = No
 def plot_shattering(
     records: list[dict], *, y: str = "autocorr", hue: str = "model", ax: Axes | None = None
 ) -> Axes:
-    """Correlation of gradients against the distance between inputs (Balduzzi et al. 2017, Fig. 2)."""
+    """Correlation of gradients against the distance between inputs (Balduzzi et al. 2017, Fig. 2);
+    several rows per lag (seeds) draw their mean with a band of ± one standard deviation."""
     ax = _axes(ax)
     df, hue = _frame(records, hue)
-    sns.lineplot(data=df, x="lag", y=y, hue=hue, ax=ax)
+    sns.lineplot(data=df, x="lag", y=y, hue=hue, errorbar="sd", ax=ax)
     ax.axhline(0, color="k", lw=0.5)
     ax.set(xlabel="lag (neighbouring inputs apart)", ylabel=y)
     return ax

@@ -70,8 +70,9 @@ def gradient_explorer(
     depths: tuple[int, ...] = (8, 14, 20, 32, 44, 56), *, width: int = 4, batch_size: int = 32, seed: int = 0,
     data: Any = None, static: bool | None = None,
 ) -> Any:  # fmt: skip
-    """A depth slider redrawing ||dL/dx_l|| / ||dL/dx_L|| per block for plain and residual CIFAR nets at
-    initialisation (`experiments.cifar_gradient_ratios`): the ratio axis of the lessons' other plots.
+    """A depth slider redrawing ||dE/dx_l|| / ||dE/dx_L|| (E: the loss) per block for plain and residual
+    CIFAR nets at initialisation (`experiments.cifar_gradient_ratios`): the ratio axis of the lessons'
+    other plots.
 
     Depths are 6n+2 (He et al. 2015, Sec. 4.2). `data`: an ImageSet or (x, y); default a batch of
     `synthetic_cifar`. `static=True` forces the fallback figure (the deepest net); None decides by
@@ -90,8 +91,9 @@ def gradient_explorer(
         fig, ax = plt.subplots()
         plots.plot_gradient_norms(cache[depth], y="ratio", ax=ax)
         ax.axhline(1, color="k", lw=0.5)
-        ax.set(title=f"Gradient per block at initialisation, depth {depth}", xlabel="block l (0 = first)",
-               ylabel="||dL/dx_l|| / ||dL/dx_L||  (log)")  # fmt: skip
+        blocks = len({r["block"] for r in cache[depth]})
+        ax.set(title=f"Gradient per block at initialisation, depth {depth} ({blocks} blocks)",
+               xlabel="block l (0 = first)", ylabel="||dE/dx_l|| / ||dE/dx_L||  (log)")  # fmt: skip
         return fig
 
     def make() -> dict[str, Any]:
