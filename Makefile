@@ -10,7 +10,7 @@ ifneq ($(SHARED_DATA),)
 export RESNET_EDU_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: lessons test lint setup setup-dev clean
+.PHONY: lessons test lint setup setup-dev clean gpu-wheels
 
 setup: $(VENV)/.installed
 
@@ -41,3 +41,10 @@ lint: setup-dev
 
 clean:
 	rm -rf executed .pytest_cache .ruff_cache
+
+# An offline GPU machine without Jupyter: the headless kernel's wheels for its Python, to carry in
+# .wheels/ (git-ignored); benchmarks/gpu.sh installs them for its lesson stages.
+GPU_PYTHON ?= 3.12
+gpu-wheels: setup
+	$(PY) -m pip download --quiet --only-binary=:all: --python-version $(GPU_PYTHON) \
+	  --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .wheels nbclient nbformat ipykernel

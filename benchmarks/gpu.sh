@@ -16,6 +16,8 @@
 # RESNET_EDU_DATA when set, else the offline copy beside the clone (../shared/data) or in .data/;
 # the path is made absolute, since lessons run in notebooks/. On a machine without internet:
 #   mkdir -p .data && cp ../shared/data/cifar10-jpeg.tar.gz .data/      (.data/ is git-ignored)
+# The lesson stages need a Jupyter kernel; where the machine has none, `make gpu-wheels` (run where
+# pip reaches an index) fills .wheels/ and the stages install from it.
 # Each stage prints one summary line; the script exits non-zero when any stage failed.
 set -uo pipefail
 if [ $# -lt 2 ]; then
@@ -36,6 +38,21 @@ done
 export RESNET_EDU_DATA="${RESNET_EDU_DATA:-}" RESNET_EDU_CACHE="${RESNET_EDU_CACHE:-$out/cache}"
 export RESNET_EDU_FIGURES="$out/figures"
 mkdir -p "$out/logs" "$out/figures"
+
+kernel() {  # a headless Jupyter kernel for the lessons: present, or installed from .wheels/
+  $py -c "import nbclient, ipykernel" 2>/dev/null && return 0
+  if [ ! -d .wheels ]; then
+    echo "no Jupyter kernel here and no .wheels/ to install one from (make gpu-wheels)" >&2
+    return 3
+  fi
+  local site="${TMPDIR:-/tmp}/resnet-edu-site" how
+  for how in "" "--user --break-system-packages" "--target $site"; do  # a venv, a system Python, else a folder
+    # shellcheck disable=SC2086
+    $py -m pip install --quiet --no-index --find-links .wheels $how nbclient nbformat ipykernel && break
+  done
+  [ -d "$site" ] && export PYTHONPATH="$site:$PYTHONPATH"
+  $py -c "import nbclient, ipykernel"
+}
 
 stage() {  # stage NAME: run it, log it, print one line
   local name=$1 start rc
@@ -61,7 +78,7 @@ PY
     reproduce)
       timeout 540 $py -m resnet_edu reproduce --budget-s 500 --out "$out/paper" --json > "$out/reproduce_status.json" ;;
     lesson-0[1-6])
-      timeout 540 $py -m resnet_edu lessons "${name#lesson-}" --setting gpu --out "$out/executed" ;;
+      kernel && timeout 540 $py -m resnet_edu lessons "${name#lesson-}" --setting gpu --out "$out/executed" ;;
     *)
       echo "unknown stage $name (see: bash benchmarks/gpu.sh)" >&2
       (exit 2) ;;
