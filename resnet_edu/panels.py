@@ -171,7 +171,7 @@ def surface_slices(lines: Mapping[Any, Any]) -> Figure:
     for model, part in df.groupby("model", sort=False):
         n = len(part) // part.a.nunique()
         _mean_band(ax, part, "a", "loss", log=True, label=f"{model} ({n} seed{'s' * (n > 1)})")
-    ax.set(yscale="log", title="Loss along one filter-normalised random direction (band: ± sd over seeds)",
+    ax.set(yscale="log", title="Loss along a filter-normalised random direction, one per seed (band: ± sd)",
            xlabel="step a (filter-normalised units)", ylabel="training loss (log scale)")  # fmt: skip
     ax.legend()
     return fig

@@ -63,7 +63,7 @@ LI_GRID, LI_SPAN, LI_N_IMAGES = 51, 1.0, 10_000
 # epochs, about 2.1 s each, data on the GPU, half precision, channels_last; the course's reference table).
 # Not airbench: KellerJordan/cifar10-airbench reaches 94% in seconds with its own much smaller network.
 RESNET18_PARAMS_M, RESNET18_GMACS = 11.2, 0.56
-AIRBENCH_A100_S_TO_94 = 52
+A100_BASELINE_S_TO_94 = 52  # COURSE.md, reference numbers: "a well-known A100 baseline"
 
 # He et al. 2015, Table 3: ImageNet top-1 error (%, 10-crop) of ResNet-34 with shortcut options A (zero-pad),
 # B (projections where the shape changes) and C (projections everywhere). Sec. 3.3 / 4.1: B is slightly
