@@ -118,7 +118,8 @@ def plot_descent(rows: Sequence[Record], *, tolerance: float = 0.1) -> Figure:
     top = df["decrease"].max()  # a step that blows the loss up would hide the rest: clip the axes
     low, low_ratio = min(max(df["decrease"].min(), -top), -0.1 * top), max(min(df["ratio"].min(), -0.5), -2)
     left.set(xscale="log", ylim=(low, 1.5 * top), xlabel="learning rate of the one step",
-             ylabel="loss before - loss after", title="One plain SGD step on a fixed batch")  # fmt: skip
+             ylabel="loss before - loss after",
+             title="One plain SGD step on a fixed batch (band: min to max over seeds)")  # fmt: skip
     left.axhline(0, color="grey", lw=0.8)
     right.axhspan(1 - tolerance, 1 + tolerance, color="grey", alpha=0.15, lw=0)
     right.axhline(1, color="grey", lw=0.8, ls=":")

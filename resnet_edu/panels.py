@@ -162,8 +162,9 @@ def filter_normalisation(demo: Mapping[str, Mapping[str, np.ndarray]], alphas: n
 
 def surface_slices(lines: Mapping[Any, Any]) -> Figure:
     """1-D loss curves along one filter-normalised random direction (Li et al. 2018, Sec. 4): one colour
-    per net (the Surface's meta label), the mean over seeds as a line and mean ± sd as a band when
-    several Surfaces share a label; log loss axis, so the floor and the walls both show."""
+    per net (the Surface's meta label), the geometric mean over seeds as a line and x/÷ one sd (of log10
+    loss) as a band when several Surfaces share a label; log loss axis, so the floor and the walls both
+    show."""
     surfaces = {k: plots.as_surface(s) for k, s in lines.items()}
     df = pd.DataFrame([dict(model=s.meta.get("label") or str(k), a=a, loss=v)
                        for k, s in surfaces.items() for a, v in zip(s.alphas, s.loss)])  # fmt: skip
@@ -171,7 +172,8 @@ def surface_slices(lines: Mapping[Any, Any]) -> Figure:
     for model, part in df.groupby("model", sort=False):
         n = len(part) // part.a.nunique()
         _mean_band(ax, part, "a", "loss", log=True, label=f"{model} ({n} seed{'s' * (n > 1)})")
-    ax.set(yscale="log", title="Loss along a filter-normalised random direction, one per seed (band: ± sd)",
+    ax.set(yscale="log", title="Loss along a filter-normalised random direction per seed\n"
+           "(line: geometric mean over seeds; band: x/÷ one sd)",
            xlabel="step a (filter-normalised units)", ylabel="training loss (log scale)")  # fmt: skip
     ax.legend()
     return fig
@@ -265,18 +267,18 @@ def gradient_flow(rows: Sequence[Record], *, y: str = "grad_rms", smooth: int = 
     fig, axes = plt.subplots(1, len(models) + 1, figsize=(5.3 * (len(models) + 1), 4.3))
     for ax in axes[1 : len(models)]:  # one y-axis for every model's panel: the gradients compare
         ax.sharey(axes[0])
+    seeds = df["seed"].nunique() if "seed" in df else 1
     for ax, name in zip(axes, models):
         mine = df[(df.model == name) & (df.group != "total")]
         for stage, part in mine.groupby("group", sort=False):
             ax.plot(*zip(*part.groupby("step")[y].mean().items()), label=stage)
-        ax.set(yscale="log", title=f"{name}: per-parameter gradient per stage", xlabel="SGD step",
-               ylabel="||dL/dW_stage|| / sqrt(parameters) (log)")  # fmt: skip
+        ax.set(yscale="log", title=f"{name}: gradient per parameter, per stage\n(mean of {seeds} seeds)",
+               xlabel="SGD step", ylabel="||dL/dW_stage|| / sqrt(parameters) (log)")  # fmt: skip
         ax.legend(fontsize=8)
     for name in models:
         total = df[(df.model == name) & (df.group == "total")].groupby("step").loss.mean()
         axes[-1].plot(total.index, total.rolling(smooth, min_periods=1).mean(), label=name)
-    seeds = df["seed"].nunique() if "seed" in df else 1
-    axes[-1].set(title=f"Batch loss (mean of {seeds} seeds, running mean of {smooth})", xlabel="SGD step",
+    axes[-1].set(title=f"Batch loss\n(mean of {seeds} seeds, running mean of {smooth})", xlabel="SGD step",
                  ylabel="cross-entropy")  # fmt: skip
     axes[-1].legend()
     return fig
