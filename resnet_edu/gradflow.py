@@ -116,14 +116,35 @@ def grad_flow_summary(trace: Sequence[Record]) -> list[Record]:
         total = {(r.get("seed"), r["step"]): r["grad_norm"] ** 2 for r in mine if r["group"] == "total"}
         for group in dict.fromkeys(r["group"] for r in mine if r["group"] != "total"):
             part = [r for r in mine if r["group"] == group]
-            per_seed = [_mean([r["grad_rms"] for r in part if r.get("seed") == s])
-                        for s in dict.fromkeys(r.get("seed") for r in part)]  # fmt: skip
+            per_seed = list(_rms_per_seed(part).values())
             shares = [r["grad_norm"] ** 2 / total[(r.get("seed"), r["step"])] for r in part
                       if total[(r.get("seed"), r["step"])] > 0]  # fmt: skip
             rows.append(dict(model=label, stage=group, numel=part[0]["numel"], grad_rms=_mean(per_seed),
                              grad_rms_sd=statistics.stdev(per_seed) if len(per_seed) > 1 else 0.0,
                              share=_mean(shares), seeds=len(per_seed)))  # fmt: skip
     return rows
+
+
+def first_to_head(trace: Sequence[Record]) -> list[Record]:
+    """Per model and seed, the per-parameter gradient (grad_rms, mean over the recorded steps) of the
+    first stage over that of the last (the head), from `GradientRecorder` rows: far below 1 means
+    starved first layers, whatever the stages' sizes."""
+    rows = []
+    for label in dict.fromkeys(r["model"] for r in trace):
+        mine = [r for r in trace if r["model"] == label and r["group"] != "total"]
+        groups = list(dict.fromkeys(r["group"] for r in mine))
+        first, head = (_rms_per_seed([r for r in mine if r["group"] == g]) for g in (groups[0], groups[-1]))
+        ends = dict(model=label, first=groups[0], head=groups[-1])
+        rows += [dict(ends, seed=seed, ratio=first[seed] / head[seed]) for seed in first]
+    return rows
+
+
+def _rms_per_seed(part: Sequence[Record]) -> dict:
+    """{seed: mean grad_rms over the recorded steps} of one model's rows of one stage."""
+    return {
+        s: _mean([r["grad_rms"] for r in part if r.get("seed") == s])
+        for s in dict.fromkeys(r.get("seed") for r in part)
+    }
 
 
 def _mean(values: list[float]) -> float:

@@ -93,6 +93,9 @@ def test_grad_flow_summary_compares_stages_per_parameter_over_seeds():
     assert b["grad_rms"] == pytest.approx(0.6) and b["grad_rms_sd"] == pytest.approx(0.0)
     assert a["share"] + b["share"] == pytest.approx(1.0)  # the stages' parts of ||g||^2 add up
     assert a["share"] == pytest.approx((4 / 40 + 9 / 45) / 2)
+    ratios = gradflow.first_to_head(trace)  # stage "a" first, "b" the head: rms 1 / 0.6 and 1.5 / 0.6
+    assert [(r["seed"], r["first"], r["head"]) for r in ratios] == [(0, "a", "b"), (1, "a", "b")]
+    assert [r["ratio"] for r in ratios] == pytest.approx([1 / 0.6, 1.5 / 0.6])
 
 
 def test_recorder_rows_carry_the_group_sizes_and_the_per_parameter_gradient():
