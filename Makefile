@@ -36,8 +36,8 @@ test: setup-dev
 	$(PY) -m pytest
 
 lint: setup-dev
-	$(PY) -m ruff check resnet_edu tests
-	$(PY) -m ruff format --check resnet_edu tests
+	$(PY) -m ruff check resnet_edu tests benchmarks notebooks
+	$(PY) -m ruff format --check resnet_edu tests benchmarks notebooks
 
 clean:
 	rm -rf executed .pytest_cache .ruff_cache

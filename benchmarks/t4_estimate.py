@@ -40,13 +40,13 @@ WORK = {
         ("degradation", "plain56", 16, 6, 128, 1),
         ("degradation", "resnet20", 16, 6, 128, 1),
         ("degradation", "resnet56", 16, 6, 128, 1),
-    ],  # fmt: skip
+    ],
     "03": [("shortcut scaling", "resnet20", 16, 5, 128, 9), ("placements", "resnet20", 16, 5, 128, 15)],
     "04": [
         ("SkipInit vs BN", "resnet32", 16, 5, 128, 9),
         ("lesion", "resnet20", 16, 10, 128, 3),
         ("lesion", "plain20", 16, 10, 128, 3),
-    ],  # fmt: skip
+    ],
     "05": [("landscape nets", "resnet20", 16, 10, 128, 3), ("landscape nets", "plain20", 16, 10, 128, 3)],
     "06": [("comparison", "resnet18", 64, 10, 256, 3), ("comparison", "simplecnn", 32, 10, 256, 3)],
 }
@@ -62,9 +62,12 @@ def measured_rates() -> dict:
         run = json.loads(path.read_text())
         steps = run["config"]["epochs"] * math.ceil(TRAIN / run["config"]["batch_size"])
         step_s.append(run["records"][-1]["time"] / steps)
-    return dict(device=bench["device_name"], h200_macs_per_s=h200_macs_per_s,
-                t4_macs_per_s=h200_macs_per_s * T4_FP16_TFLOPS / H200_BF16_TFLOPS,
-                step_s=sum(step_s) / len(step_s))  # fmt: skip
+    return dict(
+        device=bench["device_name"],
+        h200_macs_per_s=h200_macs_per_s,
+        t4_macs_per_s=h200_macs_per_s * T4_FP16_TFLOPS / H200_BF16_TFLOPS,
+        step_s=sum(step_s) / len(step_s),
+    )
 
 
 def estimate(rates: dict) -> list[dict]:

@@ -1,43 +1,78 @@
 """resnet_edu: the companion library of the resnet-edu course on deep residual learning.
 
-Modules, one idea each, in reading order (the lesson that uses each first in brackets):
-  blocks       residual blocks: F, the skip path and what follows the addition, in paper order (02, 03)
-  models       networks built from the blocks, the name registry, parameter and MAC counts (01, 02)
-  data         CIFAR-10 sources and the uint8 cache; loader: batches and augmentation on the device
-  tensors      data on the model's device, hooks that are always removed, the one evaluation loop
-  config       TrainConfig and the learning-rate schedule; paper: the papers' numbers and recipe
-  train        fit, the one training loop (callbacks, checkpoints, DDP); checkpoints; records: History
-  experiments  the small seeded experiments of the lessons (01, 02, 04); seeds: effects across seeds
-  identities   Eq. 4, 5, 7 checked numerically; depth_probe: placements through depth at init (03)
-  probes       gradient and activation measurements (01, 02, 04); lesions: lesion studies over seeds (04)
-  hessian      Hessian eigenvalues and trace from Hessian-vector products (05)
-  gradflow     per-stage gradient norms recorded while fit trains (04, 06); descent: one step vs eta |g|^2
-  compare      two architectures over seeds: verdicts, seed tables, stored runs (06)
-  landscape    filter-normalised directions and loss surfaces (05); fold: BN folded into convs
-  plots        single-axes figures; panels: the lessons' multi-panel figures; widgets: explorers
-  course       the quick/gpu/paper settings, a lesson's start, running the notebooks headless
-  reproduce    the papers' runs as a resumable queue; bench: benchmarks; cli + commands: the CLI
+Five sub-packages whose imports run one way, each depending only on those before it:
+
+    nets       residual blocks in the paper's order, the models built from them, safe handling
+    data       CIFAR-10 from any source, cached as uint8, batched and augmented on the device
+    training   TrainConfig, the one training loop `fit`, records, checkpoints, runs over seeds
+    measure    probes of networks: gradients through depth, lesions, Hessians, loss landscapes
+    course     a lesson's start and settings, the lessons' experiments, seed statistics, figures
+
+and on top the command line (`cli`, `commands`, `bench`). The names below are the public ones; each
+is importable from here (`from resnet_edu import build_model`) and from its sub-package. They are
+loaded on first use, so `import resnet_edu` stays light.
 """
 
-from .blocks import MLPBlock, ResidualBlock
-from .data import DataError, ImageSet, balanced_subset, load_cifar10, synthetic_cifar
-from .loader import DeviceLoader
-from .models import build_model, count_macs, count_params, model_names, residual_blocks
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "DataError",
-    "DeviceLoader",
-    "ImageSet",
-    "MLPBlock",
-    "ResidualBlock",
-    "balanced_subset",
-    "build_model",
-    "count_macs",
-    "count_params",
-    "load_cifar10",
-    "model_names",
-    "residual_blocks",
-    "synthetic_cifar",
-]
+# public name -> the module that defines it (relative to this package)
+PUBLIC = {
+    # nets
+    "ResidualBlock": "nets.blocks",
+    "MLPBlock": "nets.blocks",
+    "PLACEMENTS": "nets.blocks",
+    "ResNet": "nets.models",
+    "SimpleCNN": "nets.models",
+    "MLP": "nets.models",
+    "build_model": "nets.models",
+    "model_names": "nets.models",
+    "cifar_resnet": "nets.models",
+    "resnet18": "nets.models",
+    "block_stack": "nets.models",
+    "count_params": "nets.models",
+    "count_macs": "nets.models",
+    "residual_blocks": "nets.models",
+    # data
+    "ImageSet": "data.sets",
+    "DataError": "data.files",
+    "load_cifar10": "data.sources",
+    "balanced_subset": "data.sets",
+    "synthetic_cifar": "data.sets",
+    "downsample": "data.sets",
+    "DeviceLoader": "data.loader",
+    "as_tensors": "data.tensors",
+    "random_batch": "data.tensors",
+    # training
+    "TrainConfig": "training.config",
+    "fit": "training.fit",
+    "evaluate": "training.evaluation",
+    "TrainingDiverged": "training.fit",
+    "History": "training.records",
+    "over_seeds": "training.seeded",
+    "train_models": "training.seeded",
+    "history_rows": "training.records",
+    # course
+    "start": "course.settings",
+    "run_lessons": "course.lessons",
+    "verdict": "course.stats",
+    "seed_summary": "course.stats",
+}
+SUBPACKAGES = ("nets", "data", "training", "measure", "course")
+
+__all__ = sorted([*PUBLIC, *SUBPACKAGES])
+
+
+def __getattr__(name: str):
+    if name in PUBLIC:
+        return getattr(importlib.import_module(f".{PUBLIC[name]}", __name__), name)
+    if name in SUBPACKAGES or name in ("cli", "commands", "bench"):
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'resnet_edu' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

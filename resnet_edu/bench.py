@@ -22,10 +22,10 @@ def bench_landscape(
     import torch
     import torch.nn.functional as F
 
-    from .data import synthetic_cifar
-    from .landscape import random_plane
-    from .loader import normalize
-    from .models import build_model
+    from .data.loader import normalize
+    from .data.sets import synthetic_cifar
+    from .measure.landscape import random_plane
+    from .nets.models import build_model
 
     if n_images <= 0 or grid <= 0 or rounds <= 0:
         raise ValueError(f"n_images, grid and rounds must be positive, got {n_images}, {grid}, {rounds}")
@@ -75,14 +75,27 @@ def bench_landscape(
     best_ours = min(ours_runs)
     best_theirs = min(theirs_runs) if theirs_runs else None
     return dict(
-        model="resnet20", device=device, n_images=n_images, grid=grid, seed=seed, rounds=rounds,
-        threads=torch.get_num_threads(), ours_points=grid * grid, ours_s_per_point=best_ours,
-        ours_runs=ours_runs, theirs_points=9, theirs_s_per_point=best_theirs, theirs_runs=theirs_runs,
-        speedup=best_theirs / best_ours if best_theirs else None, ours_loss_at_origin=origin,
-        eager_loss_at_origin=eager_loss, eager_forward_s=eager_s,
-        note=failure or f"loss-landscapes timed on a 3x3 plane, ours on {grid}x{grid}; s per point, best "
+        model="resnet20",
+        device=device,
+        n_images=n_images,
+        grid=grid,
+        seed=seed,
+        rounds=rounds,
+        threads=torch.get_num_threads(),
+        ours_points=grid * grid,
+        ours_s_per_point=best_ours,
+        ours_runs=ours_runs,
+        theirs_points=9,
+        theirs_s_per_point=best_theirs,
+        theirs_runs=theirs_runs,
+        speedup=best_theirs / best_ours if best_theirs else None,
+        ours_loss_at_origin=origin,
+        eager_loss_at_origin=eager_loss,
+        eager_forward_s=eager_s,
+        note=failure
+        or f"loss-landscapes timed on a 3x3 plane, ours on {grid}x{grid}; s per point, best "
         f"of {rounds} alternating rounds",
-    )  # fmt: skip
+    )
 
 
 # ---- training throughput: `fit` with the on-device loader against the tutorial DataLoader loop ----
@@ -108,23 +121,28 @@ class PILDataset:
         return self.transform(Image.fromarray(self.images[i])), self.labels[i]
 
 
-def reference_images_per_s(model, data, *, device, steps: int, warmup: int, batch_size: int = 128,
-                           workers: int = 2) -> float:  # fmt: skip
+def reference_images_per_s(
+    model, data, *, device, steps: int, warmup: int, batch_size: int = 128, workers: int = 2
+) -> float:
     """Images/s of the loop tutorials write: PIL transforms, DataLoader workers, fp32, SGD."""
     import time
 
     import torch
     import torchvision.transforms as T
 
-    from .loader import MEAN, STD
+    from .data.loader import MEAN, STD
 
     transform = T.Compose(
         [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(MEAN, STD)]
     )
     loader = torch.utils.data.DataLoader(
-        PILDataset(data, transform), batch_size=batch_size, shuffle=True, num_workers=workers,
-        pin_memory=torch.device(device).type == "cuda", drop_last=True,
-    )  # fmt: skip
+        PILDataset(data, transform),
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        pin_memory=torch.device(device).type == "cuda",
+        drop_last=True,
+    )
     model.to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     criterion = torch.nn.CrossEntropyLoss()
@@ -148,8 +166,9 @@ def ours_images_per_s(
     model, data, *, device, steps: int, warmup: int, batch_size: int = 128, compile: bool = False
 ) -> float:
     """Images/s of `train.fit`'s step loop (data on the device, batched augmentation, "auto" precision)."""
-    from .data import ImageSet
-    from .train import TrainConfig, fit
+    from .data.sets import ImageSet
+    from .training.config import TrainConfig
+    from .training.fit import fit
 
     cuda = device.startswith("cuda")
     cfg = TrainConfig(
@@ -187,10 +206,11 @@ def bench_train(
 
     import torch
 
-    from .data import balanced_subset, load_cifar10, synthetic_cifar
-    from .models import build_model
-    from .records import run_meta
-    from .train import TrainConfig
+    from .data.sets import balanced_subset, synthetic_cifar
+    from .data.sources import load_cifar10
+    from .nets.models import build_model
+    from .training.config import TrainConfig
+    from .training.records import run_meta
 
     dev = str(TrainConfig(device=device).resolved_device())
     gpu = dev.startswith("cuda")
@@ -216,11 +236,27 @@ def bench_train(
                 else:
                     ref.append(reference_images_per_s(twin, images, workers=workers, **kw))
         best_ours, best_ref = max(ours), max(ref)
-        rows.append({"model": name, "ours_images_per_s": best_ours, "reference_images_per_s": best_ref,
-                     "ratio": best_ours / best_ref, "ours_runs": ours, "reference_runs": ref})  # fmt: skip
+        rows.append(
+            {
+                "model": name,
+                "ours_images_per_s": best_ours,
+                "reference_images_per_s": best_ref,
+                "ratio": best_ours / best_ref,
+                "ours_runs": ours,
+                "reference_runs": ref,
+            }
+        )
     meta = run_meta(dev, seed=seed)
-    setup = {"batch_size": batch_size, "steps": steps, "warmup": warmup, "rounds": rounds,
-             "reference_workers": workers, "data": data or "synthetic", "threads": torch.get_num_threads(),
-             "ours_precision": TrainConfig(device=dev).resolved_precision(), "ours_channels_last": gpu,
-             "ours_compile": compile}  # fmt: skip
+    setup = {
+        "batch_size": batch_size,
+        "steps": steps,
+        "warmup": warmup,
+        "rounds": rounds,
+        "reference_workers": workers,
+        "data": data or "synthetic",
+        "threads": torch.get_num_threads(),
+        "ours_precision": TrainConfig(device=dev).resolved_precision(),
+        "ours_channels_last": gpu,
+        "ours_compile": compile,
+    }
     return {**meta, **setup, "results": rows}

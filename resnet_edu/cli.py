@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from . import commands as C
-from .data import DataError
+from .data.files import DataError
 
 
 def add_training_flags(p: argparse.ArgumentParser) -> None:
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .train import TrainingDiverged
+    from .training.fit import TrainingDiverged
 
     try:
         args.func(args)

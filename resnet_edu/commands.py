@@ -15,11 +15,12 @@ from pathlib import Path
 
 import torch
 
-from .data import MAX_PER_CLASS, DataError
+from .data.files import DataError
+from .data.sets import MAX_PER_CLASS
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    from .models import build_model, count_macs, count_params, model_names
+    from .nets.models import build_model, count_macs, count_params, model_names
 
     names = args.names or [n for n in model_names() if not n.endswith("1202") or args.all]
     rows = []
@@ -48,17 +49,24 @@ def writable_dir(path: str) -> Path:
 
 
 def train_config(args: argparse.Namespace):
-    from .train import TrainConfig
+    from .training.config import TrainConfig
 
-    given = {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
-             "device": args.device, "schedule": args.schedule,
-             "channels_last": args.channels_last or None, "compile": args.compile or None}  # fmt: skip
+    given = {
+        "epochs": args.epochs,
+        "lr": args.lr,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "device": args.device,
+        "schedule": args.schedule,
+        "channels_last": args.channels_last or None,
+        "compile": args.compile or None,
+    }
     return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
 def load_data(args: argparse.Namespace):
     """(train, test) ImageSets from --synthetic, --data or RESNET_EDU_DATA, cut to --subset per class."""
-    from .course import lesson_data
+    from .course.settings import lesson_data
 
     if args.subset is not None and args.subset <= 0:
         raise ValueError(f"--subset is a number of images per class and must be positive, got {args.subset}")
@@ -67,9 +75,14 @@ def load_data(args: argparse.Namespace):
     n = args.subset or (500 if args.synthetic else None)
     try:
         train, test, source = lesson_data(
-            n, n and min(n, 1000), seed=args.seed or 0, path=args.data, download=False,
-            synthetic=args.synthetic, fallback=False,
-        )  # fmt: skip
+            n,
+            n and min(n, 1000),
+            seed=args.seed or 0,
+            path=args.data,
+            download=False,
+            synthetic=args.synthetic,
+            fallback=False,
+        )
     except DataError as e:
         raise DataError(f"{e} (or pass --synthetic to try the command without CIFAR-10)") from None
     if is_rank0():
@@ -79,8 +92,9 @@ def load_data(args: argparse.Namespace):
 
 def train_named(names: list[str], args: argparse.Namespace) -> list:
     """Train each model under the same config and data; save `OUT/<name>.json` and `OUT/<name>.pt`."""
-    from .experiments import train_models
-    from .models import build_model
+    from .nets.models import build_model
+    from .training.fit import TrainingDiverged
+    from .training.seeded import diverged, train_models
 
     cfg = train_config(args)
     cfg.resolved_device()  # a device this machine lacks fails now, before any data is read
@@ -89,17 +103,22 @@ def train_named(names: list[str], args: argparse.Namespace) -> list:
     out = writable_dir(args.out)
     done = [p.name for name in names for p in (out / f"{name}.pt", out / f"{name}.json") if p.exists()]
     if done and not (args.resume or args.force):
-        raise ValueError(f"{str(out)!r} already holds a run ({', '.join(done)}); pass --resume to "
-                         "continue it or --force to start over and replace it")  # fmt: skip
+        raise ValueError(
+            f"{str(out)!r} already holds a run ({', '.join(done)}); pass --resume to "
+            "continue it or --force to start over and replace it"
+        )
     if args.force and not args.resume:
         for name in names:
             for p in (out / f"{name}.pt", out / f"{name}.json"):
                 p.unlink(missing_ok=True)
     train, test, source = load_data(args)
     models = {name: (lambda name=name: build_model(name)) for name in names}
-    return train_models(
+    histories = train_models(
         models, train, test, cfg, out=out, resume=args.resume, progress=True, meta={"data": source}
     )
+    for h in diverged(histories):  # its partial history is saved beside its last good checkpoint
+        raise TrainingDiverged(h.meta["diverged_message"], h)
+    return histories
 
 
 def is_rank0() -> bool:
@@ -108,7 +127,7 @@ def is_rank0() -> bool:
 
 
 def print_summary(histories: list, as_json: bool) -> None:
-    from .records import summarize
+    from .training.records import summarize
 
     rows = [summarize(h) for h in histories]
     if as_json:
@@ -117,9 +136,11 @@ def print_summary(histories: list, as_json: bool) -> None:
     fmt = lambda v, spec: "-" if v is None else format(v, spec)
     print(f"{'model':<18}{'best acc':>10}{'final acc':>11}{'time to 90%':>13}{'wall s':>10}{'images/s':>10}")
     for r in rows:
-        print(f"{r['model']:<18}{fmt(r['best_test_acc'], '>10.4f')}{fmt(r['final_test_acc'], '>11.4f')}"
-              f"{fmt(r['time_to_90'], '>12.1f') + ('s' if r['time_to_90'] else ''):>13}"
-              f"{fmt(r['wall_s'], '>10.1f')}{fmt(r['images_per_s'], '>10.0f')}")  # fmt: skip
+        print(
+            f"{r['model']:<18}{fmt(r['best_test_acc'], '>10.4f')}{fmt(r['final_test_acc'], '>11.4f')}"
+            f"{fmt(r['time_to_90'], '>12.1f') + ('s' if r['time_to_90'] else ''):>13}"
+            f"{fmt(r['wall_s'], '>10.1f')}{fmt(r['images_per_s'], '>10.0f')}"
+        )
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -138,7 +159,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     matplotlib.use("Agg")  # files only; no window from the command line
     import matplotlib.pyplot as plt
 
-    from .plots import plot_training_curves, save_figure
+    from .course.plots import plot_training_curves, save_figure
 
     curves = {h.meta["model"]: h for h in histories}
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
@@ -159,16 +180,24 @@ def cmd_bench(args: argparse.Namespace) -> None:
             raise ValueError(f"--{flag.replace('_', '-')} must be positive, got {value}")
     if args.warmup is not None and args.warmup < 0:
         raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
-    from .config import TrainConfig
+    from .training.config import TrainConfig
 
     TrainConfig(device=args.device or "auto").resolved_device()  # an unknown device: one line, now
     if args.target == "train":
-        kw = {"models": tuple(args.models), "steps": args.steps, "warmup": args.warmup, "rounds": args.rounds,
-              "data": args.data, "batch_size": args.batch_size, "compile": args.compile}  # fmt: skip
+        kw = {
+            "models": tuple(args.models),
+            "steps": args.steps,
+            "warmup": args.warmup,
+            "rounds": args.rounds,
+            "data": args.data,
+            "batch_size": args.batch_size,
+            "compile": args.compile,
+        }
         result = bench.bench_train(device=args.device or "auto", seed=args.seed, **kw)
     else:
-        result = bench.bench_landscape(device=args.device or "cpu", grid=args.grid, n_images=args.n_images,
-                                       seed=args.seed)  # fmt: skip
+        result = bench.bench_landscape(
+            device=args.device or "cpu", grid=args.grid, n_images=args.n_images, seed=args.seed
+        )
     if args.json:
         print(json.dumps(result, indent=1))
         return
@@ -186,7 +215,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 
 def cmd_lessons(args: argparse.Namespace) -> None:
-    from .course import run_lessons, setting
+    from .course.lessons import run_lessons
+    from .course.settings import setting
 
     writable_dir(args.out)
     mode = args.setting or setting().name
@@ -200,18 +230,20 @@ def cmd_lessons(args: argparse.Namespace) -> None:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:
-    from . import reproduce as R
+    from .course import reproduce as R
 
-    jobs = R._pick(R.manifest(args.manifest), args.only)
+    jobs = R.pick(R.manifest(args.manifest), args.only)
     out = Path(args.out)
     if not args.status:
         if args.budget_s is not None and args.budget_s <= 0:
             raise ValueError(f"--budget-s must be positive, got {args.budget_s}")
         if args.manifest == "paper" and not torch.cuda.is_available():
-            raise ValueError("the paper manifest trains for GPU-hours and needs a CUDA GPU; "
-                             "`--manifest tiny` runs the same machinery on a CPU")  # fmt: skip
+            raise ValueError(
+                "the paper manifest trains for GPU-hours and needs a CUDA GPU; "
+                "`--manifest tiny` runs the same machinery on a CPU"
+            )
         writable_dir(args.out)
-        from .course import lesson_data
+        from .course.settings import lesson_data
 
         train, test, source = lesson_data(path=args.data, download=False, fallback=False)  # never synthetic
         done, pending = R.run(jobs, out, train, test, source=source, budget_s=args.budget_s)
@@ -223,5 +255,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     fmt = lambda v: "-" if v is None else f"{v:.2f}"
     print(f"{'job':<34}{'state':<9}{'ours error %':>13}{'paper error %':>15}  source")
     for r in rows:
-        print(f"{r['job']:<34}{'done' if r['done'] else 'pending':<9}{fmt(r['ours_error']):>13}"
-              f"{fmt(r['paper_error']):>15}  {r['source']}")  # fmt: skip
+        print(
+            f"{r['job']:<34}{'done' if r['done'] else 'pending':<9}{fmt(r['ours_error']):>13}"
+            f"{fmt(r['paper_error']):>15}  {r['source']}"
+        )

@@ -31,3 +31,10 @@ def real_data_path(monkeypatch):
     if REAL_CACHE:  # decode the real copy once per run, not once per test
         monkeypatch.setenv("RESNET_EDU_CACHE", REAL_CACHE)
     return path
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """A cache of this test's own and no data source: data tests start cold and offline."""
+    monkeypatch.setenv("RESNET_EDU_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("RESNET_EDU_DATA", raising=False)

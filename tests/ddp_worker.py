@@ -10,10 +10,11 @@ import sys
 import torch
 import torch.distributed as dist
 
-from resnet_edu.config import TrainConfig
 from resnet_edu.data import synthetic_cifar
-from resnet_edu.models import SimpleCNN
-from resnet_edu.train import fit, make_optimizer, train_step
+from resnet_edu.nets.models import SimpleCNN
+from resnet_edu.training.config import TrainConfig
+from resnet_edu.training.fit import fit
+from resnet_edu.training.step import make_optimizer, train_step
 
 TINY = TrainConfig(epochs=2, batch_size=16, lr=0.05, device="cpu", seed=3)
 

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_edu.blocks import PLACEMENTS, MLPBlock, PadShortcut, ResidualBlock
+from resnet_edu.nets.blocks import PLACEMENTS, MLPBlock, PadShortcut, ResidualBlock, scale_branches
+from resnet_edu.nets.models import block_stack
 
 
 def test_option_a_pads_with_zeros_and_subsamples():
@@ -84,8 +85,11 @@ def test_full_preact_computes_bn_relu_conv_twice_by_hand():
             :, None, None
         ] + m.bias[:, None, None]
 
-    f = F.conv2d(F.relu(bn(b.bn2, F.conv2d(F.relu(bn(b.bn1, x)), b.conv1.weight, padding=1))), b.conv2.weight,
-                 padding=1)  # fmt: skip
+    f = F.conv2d(
+        F.relu(bn(b.bn2, F.conv2d(F.relu(bn(b.bn1, x)), b.conv1.weight, padding=1))),
+        b.conv2.weight,
+        padding=1,
+    )
     assert torch.allclose(block(x), x + f, atol=1e-5)
 
 
@@ -118,3 +122,11 @@ def test_non_positive_sizes_are_refused():
         ResidualBlock(0, 4)
     with pytest.raises(ValueError, match="width"):
         MLPBlock(0)
+
+
+def test_scale_branches_halves_the_block_output_with_a_half_shortcut():
+    x = torch.randn(4, 8, 6, 6, dtype=torch.float64)
+    plain = block_stack(1, placement="full_preact", seed=3)
+    halved = scale_branches(block_stack(1, placement="full_preact", seed=3, skip_scale=0.5), 0.5)
+    assert torch.allclose(halved(x), 0.5 * plain(x), rtol=0, atol=1e-14)  # 0.5 x + 0.5 F(x)
+    assert sum(p.numel() for p in halved.parameters()) == sum(p.numel() for p in plain.parameters())

@@ -9,17 +9,11 @@ import sys
 import pytest
 import torch
 
-from resnet_edu import bench, cli
-from resnet_edu.models import build_model, count_params
-from resnet_edu.records import History
+from helpers import run
+from resnet_edu.nets.models import build_model, count_params
+from resnet_edu.training.records import History
 
 TINY = ["--synthetic", "--subset", "4", "--batch-size", "20", "--epochs", "1", "--lr", "0.05"]
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_models_json_lists_paper_parameter_counts(capsys):
@@ -117,33 +111,6 @@ def test_compare_writes_both_histories_a_figure_and_a_table(capsys, tmp_path):
     assert "best acc" in lines[0] and lines[1].startswith("resnet20") and lines[2].startswith("simplecnn")
 
 
-def test_bench_landscape_is_wired_to_bench_landscape(capsys, monkeypatch):
-    seen = {}
-
-    def fake(**kw):
-        seen.update(kw)
-        return {"ours_s_per_point": 0.5, "ratio": 12.0}
-
-    monkeypatch.setattr(bench, "bench_landscape", fake)
-    code, out, _ = run(capsys, "bench", "landscape", "--grid", "5", "--n-images", "64", "--json")
-    assert code == 0 and json.loads(out) == {"ours_s_per_point": 0.5, "ratio": 12.0}
-    assert seen == {"device": "cpu", "grid": 5, "n_images": 64, "seed": 0}
-    code, out, _ = run(capsys, "bench", "landscape")
-    assert out.splitlines() == ["ours_s_per_point: 0.5", "ratio: 12"]
-
-
-@pytest.mark.slow
-def test_bench_train_times_both_paths():
-    result = bench.bench_train(
-        device="cpu", models=("simplecnn",), steps=1, warmup=0, batch_size=16, workers=0
-    )
-    (row,) = result["results"]
-    assert row["model"] == "simplecnn" and row["ours_images_per_s"] > 0 and row["reference_images_per_s"] > 0
-    assert row["ratio"] == pytest.approx(row["ours_images_per_s"] / row["reference_images_per_s"])
-    assert len(row["ours_runs"]) == len(row["reference_runs"]) == 2  # alternating rounds, best kept
-    assert result["device"] == "cpu" and result["torch"] == str(torch.__version__)
-
-
 def test_unknown_lesson_gives_one_error_line(capsys, tmp_path):
     code, out, err = run(capsys, "lessons", "09", "--out", str(tmp_path))
     assert code == 2 and out == ""
@@ -193,62 +160,23 @@ def test_resuming_another_models_checkpoint_says_so(capsys, tmp_path):
 
 
 def test_divergence_writes_the_partial_history_and_ends_with_one_error_line(capsys, tmp_path):
-    argv = ["train", "--model", "resnet20", "--out", str(tmp_path), "--synthetic", "--subset", "4",
-            "--batch-size", "20", "--epochs", "3", "--lr", "1e30"]  # fmt: skip
+    argv = [
+        "train",
+        "--model",
+        "resnet20",
+        "--out",
+        str(tmp_path),
+        "--synthetic",
+        "--subset",
+        "4",
+        "--batch-size",
+        "20",
+        "--epochs",
+        "3",
+        "--lr",
+        "1e30",
+    ]
     code, _, err = run(capsys, *argv)
     assert code == 1 and err.splitlines()[-1].startswith("error: training diverged")
     h = History.load(tmp_path / "resnet20.json")  # the partial history, beside the last checkpoint
     assert h.meta["diverged"] is True and h.meta["diverged_step"] >= 0
-
-
-def tiny_cifar_folder(root, n=4):
-    """A CIFAR-10-shaped ImageFolder (real JPEG files, the 10 class names), n images per class and split."""
-    from PIL import Image
-
-    from resnet_edu.data import CLASSES
-
-    g = torch.Generator().manual_seed(0)
-    for split in ("train", "test"):
-        for c, name in enumerate(CLASSES):
-            (root / split / name).mkdir(parents=True)
-            for i in range(n):
-                pixels = (torch.rand(32, 32, 3, generator=g) * 60 + 20 * c).clamp(0, 255).to(torch.uint8)
-                Image.fromarray(pixels.numpy()).save(root / split / name / f"{i}.jpg")
-    return root
-
-
-def test_reproduce_runs_the_queue_skips_finished_jobs_and_respects_the_budget(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("RESNET_EDU_CACHE", str(tmp_path / "cache"))
-    data, out = str(tiny_cifar_folder(tmp_path / "cifar")), str(tmp_path / "results")
-    base = ["reproduce", "--manifest", "tiny", "--out", out, "--data", data, "--json"]
-    code, stdout, _ = run(capsys, *base, "--status")
-    assert code == 0 and [r["done"] for r in json.loads(stdout)] == [False, False, False]
-    code, stdout, _ = run(capsys, *base, "--budget-s", "1e-9")  # out of time before the first step ends
-    assert code == 0 and not any(r["done"] for r in json.loads(stdout))
-    code, stdout, err = run(capsys, *base, "--only", "tiny/resnet20")
-    rows = {r["job"]: r for r in json.loads(stdout)}
-    assert code == 0 and "finished 1 job(s)" in err
-    assert rows["tiny/resnet20"]["done"] and 0 <= rows["tiny/resnet20"]["ours_error"] <= 100
-    assert rows["tiny/resnet20"]["paper_error"] == 50.0
-    first = (tmp_path / "results" / "tiny" / "resnet20.json").read_bytes()
-    code, stdout, _ = run(capsys, *base)
-    assert code == 0 and all(r["done"] for r in json.loads(stdout))
-    assert (tmp_path / "results" / "tiny" / "resnet20.json").read_bytes() == first  # skipped, not redone
-    h = History.load(tmp_path / "results" / "tiny" / "plain20.json")
-    assert h.meta["setting"] == "paper" and h.meta["data"].startswith("CIFAR-10 from")
-    from resnet_edu.landscape import Surface
-
-    surface = Surface.load(tmp_path / "results" / "tiny" / "resnet20_surface.npz")
-    assert surface.loss.shape == (3, 3) and surface.meta["job"] == "tiny/resnet20_surface"
-
-
-def test_reproduce_status_lists_the_paper_manifest_and_refuses_to_train_it_on_a_cpu(capsys, tmp_path):
-    code, stdout, _ = run(capsys, "reproduce", "--status", "--out", str(tmp_path), "--json")
-    names = [r["job"] for r in json.loads(stdout)]
-    assert code == 0 and "table6/resnet56" in names and "li2018/plain56_surface" in names
-    assert "placements/resnet110_full_preact" in names and "compare/simplecnn_s2" in names
-    if not torch.cuda.is_available():
-        code, _, err = run(capsys, "reproduce", "--out", str(tmp_path), "--only", "table6/resnet20")
-        assert code == 2 and "needs a CUDA GPU" in err and err.count("\n") == 1
-    code, _, err = run(capsys, "reproduce", "--status", "--only", "table7", "--out", str(tmp_path))
-    assert code == 2 and "no job matches table7" in err

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from resnet_edu import depth_probe as depth_probe_mod
-from resnet_edu.depth_probe import depth_probe
-from resnet_edu.identities import block_stack
+from resnet_edu.measure import depth_probe as depth_probe_mod
+from resnet_edu.measure.depth_probe import depth_probe
+from resnet_edu.nets.models import block_stack
 
 
 def test_switched_off_branches_leave_signal_and_gradient_unchanged():
@@ -35,21 +35,6 @@ def test_the_probe_is_deterministic_and_checks_its_depths():
     assert depth_probe(("bn_after_addition",), **kw) == depth_probe(("bn_after_addition",), **kw)
     with pytest.raises(ValueError, match="positive"):
         depth_probe(depths=(0, 2))
-
-
-def test_geometric_means_and_leader_counts_on_known_rows():
-    rows = [
-        dict(placement="a", seed=0, depth=2, grad_ratio=1.0, signal=2.0),
-        dict(placement="a", seed=1, depth=2, grad_ratio=100.0, signal=8.0),
-        dict(placement="b", seed=0, depth=2, grad_ratio=5.0, signal=1.0),
-        dict(placement="b", seed=1, depth=2, grad_ratio=50.0, signal=1.0),
-    ]
-    gm = {r["placement"]: r for r in depth_probe_mod.geometric_means(rows)}
-    assert gm["a"]["grad_ratio"] == pytest.approx(10.0) and gm["a"]["signal"] == pytest.approx(4.0)
-    assert gm["b"]["seeds"] == 2
-    assert depth_probe_mod.leader_counts(rows, "grad_ratio", 2) == {"a": 1, "b": 1}
-    assert depth_probe_mod.leader_counts(rows, "signal", 2) == {"a": 2, "b": 0}
-    assert depth_probe_mod.leader_counts(rows, "signal", 2, largest=False) == {"a": 0, "b": 2}
 
 
 def test_weight_layer_inputs_sees_raw_and_normalised_inputs():

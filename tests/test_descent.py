@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from resnet_edu import descent
-from resnet_edu.models import cifar_resnet
+from resnet_edu.measure import descent
+from resnet_edu.nets.models import cifar_resnet
 
 
 def _quadratic(seed: int = 0):
@@ -64,7 +64,7 @@ def test_on_a_network_the_first_order_prediction_holds_for_small_steps_and_buffe
 
 def test_at_init_builds_each_model_per_seed_on_that_seeds_batch():
     from resnet_edu.data import synthetic_cifar
-    from resnet_edu.tensors import random_batch
+    from resnet_edu.data.tensors import random_batch
 
     data = synthetic_cifar(2)
     rows = descent.at_init({"r8": lambda: cifar_resnet(8, width=4)}, data, [0.01], [0, 1], batch=8)
@@ -75,17 +75,3 @@ def test_at_init_builds_each_model_per_seed_on_that_seeds_batch():
     assert rows[1]["decrease"] == pytest.approx(want["decrease"]) and rows[1]["grad_sq"] == pytest.approx(
         want["grad_sq"]
     )
-
-
-def test_plot_descent_draws_measured_and_predicted_decrease_and_their_ratio():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    model, x, y, loss_fn = _quadratic()
-    rows = [
-        dict(r, seed=0)
-        for r in descent.one_step_descent(model, x, y, [1e-3, 1e-2, 0.1], loss_fn=loss_fn, label="q")
-    ]
-    fig = descent.plot_descent(rows)
-    left, right = fig.axes[:2]
-    assert len(left.lines) >= 2 and left.get_xscale() == "log" and right.get_xscale() == "log"

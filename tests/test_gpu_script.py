@@ -9,8 +9,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def gpu_sh(*args: str) -> subprocess.CompletedProcess:
     env = {"PATH": "/usr/bin:/bin", "PYTHON": sys.executable, "HOME": str(ROOT)}
-    return subprocess.run(["bash", str(ROOT / "benchmarks/gpu.sh"), *args], capture_output=True, text=True,
-                          env=env, timeout=60)  # fmt: skip
+    return subprocess.run(
+        ["bash", str(ROOT / "benchmarks/gpu.sh"), *args], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_without_arguments_it_lists_the_stages():

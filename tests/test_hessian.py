@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_edu import hessian
-from resnet_edu.landscape import rescale_before_bn
-from resnet_edu.models import cifar_resnet
+from resnet_edu.measure import hessian
+from resnet_edu.measure.rescaling import rescale_before_bn
+from resnet_edu.nets.models import cifar_resnet
 
 
 def tiny() -> nn.Module:

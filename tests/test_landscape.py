@@ -4,10 +4,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_edu import landscape as L
 from resnet_edu.data import synthetic_cifar
-from resnet_edu.loader import normalize
-from resnet_edu.models import MLP, cifar_resnet
+from resnet_edu.data.loader import normalize
+from resnet_edu.measure import landscape as L
+from resnet_edu.nets.models import MLP, cifar_resnet
 
 
 def trained_like(seed: int = 0, **kw) -> nn.Module:
@@ -171,41 +171,6 @@ def test_save_and_load_round_trip(tmp_path):
         np.testing.assert_array_equal(getattr(back, field), getattr(surface, field))
     line = L.Surface.load(L.random_line(trained_like(), DATA, steps=2).save(tmp_path / "line.npz"))
     assert line.betas is None
-
-
-def test_bench_landscape_smoke():
-    pytest.importorskip("loss_landscapes")  # the comparison package is a dev extra
-    from resnet_edu.bench import bench_landscape
-
-    r = bench_landscape(grid=1, n_images=4)
-    assert len(r["ours_runs"]) == len(r["theirs_runs"]) == 2  # alternating rounds, best kept
-    assert r["ours_s_per_point"] > 0 and r["theirs_s_per_point"] > 0 and r["speedup"] > 0
-    assert r["ours_loss_at_origin"] == pytest.approx(r["eager_loss_at_origin"], rel=1e-4)
-
-
-def test_rescale_before_bn_keeps_the_function_and_changes_the_weights():
-    torch.manual_seed(0)
-    model = cifar_resnet(8, width=4)
-    model.train()
-    model(torch.randn(32, 3, 8, 8))  # non-trivial running statistics
-    twin = L.rescale_before_bn(model, 10.0, block=1)
-    x = torch.randn(8, 3, 8, 8)
-    for train in (False, True):
-        model.train(train), twin.train(train)
-        assert torch.allclose(model(x), twin(x), atol=1e-4)
-    w, w2 = model.stages[1][0].branch.conv1.weight, twin.stages[1][0].branch.conv1.weight
-    assert torch.allclose(w2, 10 * w)
-
-
-def test_raw_direction_has_the_weights_norm_and_no_filter_normalisation():
-    torch.manual_seed(0)
-    model = cifar_resnet(8, width=4)
-    d = L.raw_direction(model, seed=3)
-    params = dict(model.named_parameters())
-    norm_w = torch.stack([p.detach().norm() for p in params.values() if p.dim() >= 2]).norm()
-    assert float(torch.stack([t.norm() for t in d.values()]).norm()) == pytest.approx(float(norm_w), rel=1e-5)
-    assert all(not d[n].any() for n, p in params.items() if p.dim() < 2)
-    assert torch.equal(d["fc.weight"], L.raw_direction(model, seed=3)["fc.weight"])
 
 
 def test_directions_for_another_model_and_empty_grids_are_refused():

@@ -1,9 +1,13 @@
+import copy
+
 import pytest
 import torch
 
-from resnet_edu import lesions
-from resnet_edu.config import TrainConfig
+from helpers import assert_same, no_hooks, state, tiny
 from resnet_edu.data import synthetic_cifar
+from resnet_edu.measure import lesions
+from resnet_edu.nets.models import residual_blocks
+from resnet_edu.training.config import TrainConfig
 
 
 def rows(model, seed, base, accs, skipped=()):
@@ -40,3 +44,32 @@ def test_lesion_runs_train_each_seed_and_study_every_block():
     again, _ = lesions.lesion_runs(["resnet20"], train, test, cfg, seeds=(1,), width=2)
     first = [r["accuracy"] for r in out if r["model"] == "resnet20"]
     assert [r["accuracy"] for r in again] == first  # a seed fixes the run
+
+
+def test_lesion_rows_and_no_side_effects():
+    data = synthetic_cifar(3, size=16)
+    model = tiny("resnet8")
+    before = state(model)
+    rows = lesions.lesion_study(model, data, label="resnet8")
+    assert [r["block"] for r in rows] == [-1, 0, 1, 2]
+    assert all(r["removed"] for r in rows[1:]) and no_hooks(model) and model.training
+    assert_same(before, state(model))
+    plain = lesions.lesion_study(tiny("plain8"), data)
+    # plain-8: block 0 keeps its shape and becomes the identity; blocks 1, 2 change shape
+    assert [r["skipped"] for r in plain[1:]] == [False, True, True]
+    assert plain[2]["accuracy"] == plain[0]["accuracy"]  # a skipped block is evaluated unchanged
+
+
+def test_deleting_a_residual_block_equals_zeroing_its_branch():
+    """after_addition(skip(x)): the same loss as a copy whose branch ends in BN(gamma = 0, beta = 0)."""
+    data = synthetic_cifar(3, size=16)
+    model = tiny("resnet8")
+    rows = lesions.lesion_study(model, data)
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        residual_blocks(twin)[1].branch.bn2.weight.zero_()
+        residual_blocks(twin)[1].branch.bn2.bias.zero_()
+    zeroed = lesions.lesion_study(twin, data)[0]  # its baseline: nothing deleted
+    assert rows[2]["block"] == 1 and rows[2]["loss"] == pytest.approx(zeroed["loss"], rel=1e-6)
+    assert rows[2]["accuracy"] == zeroed["accuracy"] and rows[2]["kind"] == "downsampling"  # opens stage 2
+    assert [r["kind"] for r in rows] == ["baseline", "first block", "downsampling", "downsampling"]

@@ -1,9 +1,12 @@
-"""The library and tests pass ruff's lint and format checks, as configured in pyproject.toml."""
+"""The library, the tests, the benchmarks and the lessons pass ruff's lint and format checks, as
+configured in pyproject.toml."""
 
 import subprocess
 import sys
 
-from resnet_edu.course import ROOT
+from resnet_edu.course.settings import ROOT
+
+PATHS = ("resnet_edu", "tests", "benchmarks", "notebooks")
 
 
 def ruff(*args: str) -> subprocess.CompletedProcess:
@@ -11,10 +14,10 @@ def ruff(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_ruff_lint():
-    result = ruff("check", "resnet_edu", "tests")
+    result = ruff("check", *PATHS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format():
-    result = ruff("format", "--check", "resnet_edu", "tests")
+    result = ruff("format", "--check", *PATHS)
     assert result.returncode == 0, result.stdout + result.stderr

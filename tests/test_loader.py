@@ -1,8 +1,8 @@
 import torch
 
-from resnet_edu import loader as L
 from resnet_edu.data import ImageSet, synthetic_cifar
-from resnet_edu.loader import DeviceLoader, random_crop, random_flip
+from resnet_edu.data import loader as L
+from resnet_edu.data.loader import DeviceLoader, random_crop, random_flip
 
 
 def test_loader_same_seed_same_batches_and_epochs_differ():
@@ -56,14 +56,6 @@ def test_augmented_batches_keep_shape_and_value_range():
         assert x.is_contiguous(memory_format=torch.channels_last)
         assert lo - 1e-5 <= x.min() and x.max() <= hi + 1e-5
         assert y.dtype == torch.long
-
-
-def test_downsample_averages_pixels():
-    data = synthetic_cifar(1, seed=0)
-    small = L.downsample(data, 16)
-    assert small.images.shape == (10, 3, 16, 16) and small.images.dtype == torch.uint8
-    expected = data.images[0, 0, :2, :2].float().mean().round()
-    assert small.images[0, 0, 0, 0] == expected
 
 
 # ---- lessons 04-06

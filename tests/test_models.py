@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from resnet_edu.blocks import PLACEMENTS, ResidualBlock
-from resnet_edu.models import (
+from resnet_edu.nets.blocks import PLACEMENTS, ResidualBlock
+from resnet_edu.nets.models import (
     MLP,
     build_model,
     cifar_resnet,

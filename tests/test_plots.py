@@ -1,17 +1,16 @@
+"""Single-axes figures: what each draws, checked against the rows it was given, and the files it writes."""
+
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from resnet_edu import plots  # noqa: E402
-from resnet_edu.landscape import Surface  # noqa: E402
-
-GRID = np.linspace(-1, 1, 7)
-PLANE = Surface(GRID, 1 + np.add.outer(GRID**2, 2 * GRID**2), np.full((7, 7), 0.5), GRID, {"label": "bowl"})
-LINE = Surface(GRID, 1 + GRID**2, np.full(7, 0.5), None, {"kind": "line", "label": "bowl"})
+from resnet_edu.course import plots  # noqa: E402
+from resnet_edu.training.records import History  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -20,85 +19,88 @@ def close_figures():
     plt.close("all")
 
 
-def written(fig, name, tmp_path) -> None:
-    path = plots.save_figure(fig, name, tmp_path / "figs")
-    assert path.suffix == ".png" and path.stat().st_size > 0 and path.with_suffix(".svg").stat().st_size > 0
+def lines(ax) -> list:
+    """The data lines of an Axes, in the order they were drawn (seaborn adds empty ones)."""
+    return [line for line in ax.get_lines() if len(line.get_xdata())]
 
 
-def test_set_style_and_gradient_norms(tmp_path):
-    plots.set_style()
+def test_gradient_norms_draw_the_mean_over_seeds_on_a_log_axis():
     rows = [
-        {"model": m, "block": b, "grad_norm": s**b}
-        for m, s in (("plain", 0.5), ("resnet", 1.0))
-        for b in range(5)
+        dict(model=m, seed=s, block=b, grad_norm=f**b * (1 + s))
+        for m, f in (("plain", 0.5), ("res", 1.0))
+        for s in (0, 1)
+        for b in range(4)
     ]
     ax = plots.plot_gradient_norms(rows)
-    assert ax.get_yscale() == "log" and len(ax.get_lines()) >= 2
-    written(ax.figure, "grad", tmp_path)
+    plain, res = lines(ax)[:2]
+    assert ax.get_yscale() == "log" and np.allclose(plain.get_ydata(), [1.5 * 0.5**b for b in range(4)])
+    assert np.allclose(res.get_ydata(), 1.5)
 
 
-def test_training_curves_accept_history_list_and_dict(tmp_path):
+def test_training_curves_mean_and_band_over_seeds_from_histories():
+    def run(seed, scale):
+        recs = [
+            dict(epoch=e, train_loss=scale / e, test_loss=scale / e + 0.1, train_acc=0.5, test_acc=None)
+            for e in (1, 2, 3)
+        ]
+        return History(recs, {}, {"model": "m", "seed": seed})
+
+    ax = plots.plot_training_curves([run(0, 1.0), run(1, 3.0)])
+    train, test = lines(ax)
+    assert train.get_linestyle() == "--" and np.allclose(train.get_ydata(), [2.0, 1.0, 2 / 3])
+    assert np.allclose(test.get_ydata(), [2.1, 1.1, 2 / 3 + 0.1]) and "mean of 2 seeds" in train.get_label()
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    sd = pd.Series([1.0, 3.0]).std()  # sample sd of the two seeds at epoch 1
+    assert np.isclose(band.max(), 2.0 + sd) and np.isclose(band.min(), (2 / 3) - sd / 3)
+    assert all(float(t).is_integer() for t in ax.get_xticks() if 1 <= t <= 3)
+
+
+def test_training_curves_of_labelled_rows_skip_epochs_without_a_test():
     rows = [
         dict(
             epoch=e,
             train_loss=1 / e,
-            train_acc=1 - 1 / (e + 1),
             test_loss=1.2 / e,
             test_acc=None if e == 2 else 0.5,
+            train_acc=1 - 1 / (e + 1),
         )
         for e in range(1, 4)
     ]
-
-    class History:  # stands in for records.History
-        records = rows
-
-    ax = plots.plot_training_curves(rows)
-    assert len(ax.get_lines()) == 2
-    ax = plots.plot_training_curves({"a": History(), "b": rows}, metric="acc")
-    assert len(ax.get_lines()) == 4
-    written(ax.figure, "curves", tmp_path)
+    ax = plots.plot_training_curves({"a": rows}, metric="acc")
+    train, test = lines(ax)
+    assert list(test.get_xdata()) == [1, 3] and np.allclose(train.get_ydata(), [0.5, 2 / 3, 0.75])
 
 
-def test_landscape_plots(tmp_path):
-    path = PLANE.save(tmp_path / "plane")
-    fig, axes = plt.subplots(1, 2)
-    plots.plot_landscape_contour(PLANE, ax=axes[0], log=True, clip=2.5)
-    plots.plot_landscape_slices(path, ax=axes[1], at=0.0)
-    assert len(axes[1].get_lines()) == 2
-    written(fig, "contour", tmp_path)
-    written(plots.plot_landscape_3d(PLANE).figure, "surface3d", tmp_path)
-    written(plots.plot_landscape_slices(LINE).figure, "line", tmp_path)
-    with pytest.raises(ValueError, match="1-D"):
-        plots.plot_landscape_contour(LINE)
+def test_with_stored_draws_the_stored_run_beside_and_keeps_chance_in_view():
+    rows = [dict(epoch=e, train_loss=1 / e, test_loss=50.0 if e == 1 else 1.0) for e in (1, 2)]
+    stored = {
+        "records": [dict(r, train_loss=0.5 * r["train_loss"]) for r in rows],
+        "label": "stored run (GPU)",
+    }
+    fig = plots.plot_with_stored(rows, stored, title="t", setting="quick", chance=np.log(10))
+    mine, theirs = fig.axes
+    assert theirs.get_title() == "stored run (GPU)" and np.allclose(lines(theirs)[0].get_ydata(), [0.5, 0.25])
+    assert mine.get_ylim()[1] == pytest.approx(1.1 * np.log(10))  # the test loss of 50 is left out of view
+    assert any(np.allclose(line.get_ydata(), np.log(10)) for line in mine.get_lines())  # chance, dotted
+    assert len(plots.plot_with_stored(rows, None, title="t", setting="quick").axes) == 1
 
 
-def test_lesion_shattering_and_eigenvalue_plots(tmp_path):
-    lesion = [
-        {"model": m, "block": b, "accuracy": a}
-        for m, a in (("plain", 0.1), ("resnet", 0.8))
-        for b in (-1, 0, 1)
-    ]
-    written(plots.plot_lesion(lesion).figure, "lesion", tmp_path)
+def test_shattering_and_eigenvalue_plots():
     shatter = [
-        {"model": m, "lag": k, "autocorr": r**k}
-        for m, r in (("plain", 0.2), ("resnet", 0.9))
-        for k in range(4)
+        dict(model=m, lag=k, autocorr=r**k) for m, r in (("plain", 0.2), ("resnet", 0.9)) for k in range(4)
     ]
-    written(plots.plot_shattering(shatter).figure, "shatter", tmp_path)
+    ax = plots.plot_shattering(shatter)
+    assert np.allclose(lines(ax)[1].get_ydata(), [0.9**k for k in range(4)])
     eig = [{"model": "plain", "top_eigenvalue": 40.0}, {"model": "resnet", "top_eigenvalue": 4.0}]
-    written(plots.plot_eigenvalues(eig, log=True).figure, "eig", tmp_path)
+    ax = plots.plot_eigenvalues(eig, log=True)
+    assert [p.get_height() for p in ax.patches] == [40.0, 4.0] and ax.get_yscale() == "log"
 
 
-def test_training_curves_have_whole_epoch_ticks():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from resnet_edu.plots import plot_training_curves
-
-    rows = [{"epoch": e, "train_loss": 2.0 / e, "test_loss": 2.1 / e} for e in (1, 2, 3)]
-    ax = plot_training_curves(rows)
-    ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
-    assert ticks and all(float(t).is_integer() for t in ticks)
+def test_mean_band_of_log_values_is_a_geometric_mean():
+    df = pd.DataFrame(dict(x=[0, 0, 1, 1], y=[1.0, 100.0, 10.0, 1000.0]))
+    ax = plots.axes(None)
+    plots.mean_band(ax, df, "x", "y", log=True)
+    assert np.allclose(ax.get_lines()[0].get_ydata(), [10.0, 100.0])
 
 
 def test_error_bars_start_at_zero_and_show_each_source():
@@ -108,3 +110,11 @@ def test_error_bars_start_at_zero_and_show_each_source():
     widths = sorted(round(p.get_width(), 2) for p in ax.patches if p.get_width() > 0)
     assert widths == [6.37, 6.61, 40.0, 50.0]  # ours: 100 (1 - accuracy) at the last epoch
     assert ax.get_xlim()[0] == 0
+
+
+def test_save_figure_writes_png_and_svg(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    path = plots.save_figure(fig, "line", tmp_path / "figs")
+    assert path == tmp_path / "figs" / "line.png" and path.read_bytes().startswith(b"\x89PNG")
+    assert path.with_suffix(".svg").read_text().lstrip().startswith("<?xml")

@@ -7,8 +7,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from resnet_edu import widgets  # noqa: E402
-from resnet_edu.landscape import Surface  # noqa: E402
+from resnet_edu.course import widgets  # noqa: E402
+from resnet_edu.measure.landscape import Surface  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -17,8 +17,29 @@ def close_figures():
     plt.close("all")
 
 
-def test_no_kernel_here():
-    assert not widgets.widgets_available()  # plain pytest: no IPython kernel
+def test_widgets_need_a_kernel_and_headless_runs_never_get_them(monkeypatch):
+    assert not widgets.widgets_available()  # plain Python: no IPython kernel to render them
+    monkeypatch.setenv("RESNET_EDU_HEADLESS", "1")
+    assert not widgets.widgets_available()
+
+
+def test_moving_a_slider_redraws_with_its_value(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    monkeypatch.setattr(widgets, "widgets_available", lambda: True)
+    drawn = []
+    measure = widgets.skip_scale_gradients
+
+    def recording(lambdas, depths, **kw):
+        drawn.append((lambdas[0], kw["branch_gain"]))
+        return measure(lambdas, depths, **kw)
+
+    monkeypatch.setattr(widgets, "skip_scale_gradients", recording)
+    box = widgets.skip_scale_explorer(depths=(1, 2), lam=0.9, branch_gain=0.0)
+    lam, gain = box.children[0].children
+    assert drawn == [(0.9, 0.0)]  # the first view
+    lam.value = 1.2
+    gain.value = 0.1
+    assert drawn == [(0.9, 0.0), (1.2, 0.0), (1.2, 0.1)]
 
 
 def test_gradient_explorer_falls_back_to_a_figure(tmp_path):

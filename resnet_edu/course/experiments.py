@@ -1,0 +1,190 @@
+"""What the lessons train and measure: the networks of each experiment, named, ready for
+`training.over_seeds` and the functions built on it.
+
+Each entry is a {label: builder} dict (a builder takes no argument and returns a fresh network), so
+every experiment runs through the same loop, "each model, each seed". The measurements themselves
+live in `measure`; here are only the lessons' choices: which activations and initialisations
+lesson 01 compares, which MLPs lessons 01 and 02 train, which CIFAR twins lessons 02, 04 and 06 probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..measure.gradients import gradient_growth, gradient_ratios
+from ..nets.blocks import PLACEMENTS, scale_branches
+from ..nets.models import MLP, build_model, cifar_resnet, count_macs, count_params
+from ..training.config import TrainConfig
+from ..training.records import Record
+
+Builders = dict[str, Callable[[], nn.Module]]
+
+# ---- lessons 01 and 02: plain and residual MLPs -------------------------------------------------
+
+MLP_VARIANTS: dict[str, dict[str, Any]] = {
+    "sigmoid, naive init": dict(act="sigmoid", init="naive"),
+    "sigmoid, He init": dict(act="sigmoid", init="he"),
+    "ReLU, naive init": dict(act="relu", init="naive"),
+    "ReLU, He init": dict(act="relu", init="he"),
+    "ReLU, He init, BN": dict(act="relu", init="he", norm=True),
+    "tanh, Xavier init": dict(act="tanh", init="xavier"),  # the blocks lessons 01 and 02 train
+}
+
+# The MLPs lessons 01 and 02 train: blocks tanh(W x + b) with Xavier init, std sqrt(1/n) (Glorot & Bengio
+# 2010: tanh stays near its linear range, the gradient neither vanishes nor explodes at initialisation),
+# no BN in the blocks and one BN before the classifier (`MLP(head_norm=True)`).
+DEGRADATION_MLP: dict[str, Any] = dict(act="tanh", init="xavier", head_norm=True)
+# ... and how they train them in the quick setting: 12 epochs of one-cycle SGD (lr rises linearly to 0.05,
+# then falls back to 0), batch 128, Nesterov momentum 0.9, no weight decay, no augmentation.
+DEGRADATION_CFG = TrainConfig(epochs=12, batch_size=128, lr=0.05, weight_decay=0.0, augment=False)
+
+
+def degradation_mlps(
+    depths: Sequence[int] = (3, 30),
+    *,
+    shortcuts: Sequence[bool] = (False,),
+    width: int = 128,
+    **overrides: Any,
+) -> Builders:
+    """{label: builder} of `DEGRADATION_MLP`s ("plain MLP, 30 blocks", "residual MLP, 3 blocks", ...),
+    plain before residual, for `training.train_models`; `overrides` change the regime (e.g. norm=True)."""
+    kw = DEGRADATION_MLP | dict(width=width) | overrides
+    return {
+        f"{'residual' if sc else 'plain'} MLP, {d} blocks": partial(MLP, depth=d, shortcut=sc, **kw)
+        for sc in shortcuts
+        for d in depths
+    }
+
+
+def mlp_variants(
+    variants: dict[str, dict[str, Any]],
+    *,
+    depth: int,
+    width: int = 128,
+    in_features: int = 3 * 32 * 32,
+    shortcut: bool = False,
+) -> Builders:
+    """{label: builder} of `depth`-block MLPs, one per variant (label -> MLP keywords; a variant's own
+    `shortcut` wins over the argument)."""
+    return {
+        label: partial(
+            MLP, depth=depth, width=width, in_features=in_features, **({"shortcut": shortcut} | kw)
+        )
+        for label, kw in variants.items()
+    }
+
+
+def plain_and_residual(variants: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every variant twice, as "plain, <label>" and "residual, <label>": the same MLP without and with
+    identity shortcuts (He et al. 2015), for `mlp_gradient_norms` and `mlp_gradient_factors`."""
+    return {
+        f"{kind}, {label}": kw | {"shortcut": kind == "residual"}
+        for kind in ("plain", "residual")
+        for label, kw in variants.items()
+    }
+
+
+def mlp_gradient_norms(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    depths: Sequence[int] = (5, 10, 20, 40),
+    variants: dict[str, dict[str, Any]] = MLP_VARIANTS,
+    width: int = 128,
+    shortcut: bool = False,
+    seeds: Sequence[int] = (0,),
+) -> list[Record]:
+    """`measure.gradients.gradient_ratios` of MLPs of each depth and variant at initialisation, in float64
+    (vanishing norms of 1e-60 do not underflow). Rows as `gradient_ratios` plus depth."""
+    rows = []
+    for depth in depths:
+        mlps = mlp_variants(variants, depth=depth, width=width, in_features=x[0].numel(), shortcut=shortcut)
+        rows += [dict(r, depth=depth) for r in gradient_ratios(mlps, x, y, seeds=seeds, dtype=torch.float64)]
+    return rows
+
+
+def mlp_gradient_factors(x: torch.Tensor, y: torch.Tensor, *, depth: int = 40, **kw: Any) -> list[Record]:
+    """Per variant and seed: `measure.gradients.gradient_growth` (factor per block toward the input, and
+    ||dE/dx_0|| / ||dE/dx_L||) of `mlp_gradient_norms` at one `depth`."""
+    return [dict(r, depth=depth) for r in gradient_growth(mlp_gradient_norms(x, y, depths=(depth,), **kw))]
+
+
+# ---- lessons 02, 04 and 06: CIFAR networks --------------------------------------------------------
+
+
+def named(*names: str, **overrides: Any) -> Builders:
+    """{name: builder} of registered models (`nets.build_model`), e.g. named("plain20", "plain56")."""
+    return {name: partial(build_model, name, **overrides) for name in names}
+
+
+def twins(depth: int, *, width: int = 16) -> Builders:
+    """{"plain-<depth>": builder, "resnet-<depth>": builder}: a CIFAR net of He et al. 2015 (Sec. 4.2)
+    without and with shortcuts, the same layers otherwise."""
+    return {
+        f"{kind}-{depth}": partial(cifar_resnet, depth, width=width, shortcut=shortcut)
+        for kind, shortcut in (("plain", False), ("resnet", True))
+    }
+
+
+def scaled_shortcuts(depth: int = 20, *, width: int = 16) -> Builders:
+    """{label: builder} of Identity Mappings' constant scaling (He et al. 2016, Table 1) on the original
+    ResNet-`depth`: "identity" x_{l+1} = f(x_l + F), "shortcut 0.5" f(0.5 x_l + F) and "both 0.5"
+    f(0.5 x_l + 0.5 F), a gate frozen at one half."""
+    net = partial(build_model, f"resnet{depth}", width=width)
+    return {
+        "identity": net,
+        "shortcut 0.5": partial(net, skip_scale=0.5),
+        "both 0.5": lambda: scale_branches(net(skip_scale=0.5), 0.5),
+    }
+
+
+def placements(depth: int = 20, *, width: int = 16, which: Sequence[str] = PLACEMENTS) -> Builders:
+    """{placement: builder} of ResNet-`depth` with each placement of BN and ReLU of Identity Mappings'
+    Fig. 4 in `which` (default all five, `nets.PLACEMENTS`)."""
+    return {p: partial(build_model, f"resnet{depth}", width=width, placement=p) for p in which}
+
+
+def normalisations(name: str = "resnet20", *, width: int = 16) -> Builders:
+    """{label: builder} of one registered net three ways (lesson 04): without normalisation, without it
+    but with SkipInit (a zero-initialised scalar on every branch, De & Smith 2020), and with BN."""
+    net = partial(build_model, name, width=width)
+    return {
+        "no normalisation": partial(net, norm=False),
+        "no normalisation + SkipInit": partial(net, norm=False, skipinit=True),
+        "BatchNorm (reference)": partial(net, norm=True),
+    }
+
+
+def sizes(shapes: Sequence[tuple[str, int]]) -> list[Record]:
+    """Parameters (millions) and multiply-accumulates per 32x32 image (millions) of registered models
+    at the given widths: [(name, width), ...]."""
+    rows = []
+    for name, width in shapes:
+        net = build_model(name, width=width)
+        rows.append(
+            {
+                "model": name,
+                "width": width,
+                "params (M)": count_params(net) / 1e6,
+                "MMACs / image": count_macs(net) / 1e6,
+            }
+        )
+    return rows
+
+
+def shortcut_param_counts(depths: Sequence[int] = (20, 32, 44, 56, 110), width: int = 16) -> list[Record]:
+    """Parameters of CIFAR ResNets with option A (zero-pad) and option B (1x1 projection) shortcuts.
+
+    He et al. 2015, Sec. 3.3 and Table 6: option A adds no parameters (ResNet-20: 0.27M).
+    """
+    rows = []
+    for depth in depths:
+        a = count_params(cifar_resnet(depth, width=width, option="A"))
+        b = count_params(cifar_resnet(depth, width=width, option="B"))
+        rows.append(dict(depth=depth, option_A=a, option_B=b, extra_B=b - a, extra_B_pct=100 * (b - a) / a))
+    return rows

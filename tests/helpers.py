@@ -1,0 +1,135 @@
+"""Helpers shared by the tests: data files made locally in their real format, tiny networks and batches,
+the command line run in-process, notebooks written on the fly."""
+
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from resnet_edu import cli
+from resnet_edu.data import CLASSES
+from resnet_edu.nets.models import cifar_resnet
+from resnet_edu.training.records import History
+
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+
+
+def save_image(img, path, **kw):
+    Image.fromarray(img.permute(1, 2, 0).numpy()).save(path, **kw)
+
+
+def make_image_folder(root, classes=CLASSES, n=2, size=32):
+    """`root/{train,test}/<class>/NNNN.png`, `n` random images per class, seeded."""
+    g = torch.Generator().manual_seed(0)
+    for split in ("train", "test"):
+        for c in classes:
+            (root / split / c).mkdir(parents=True)
+            for i in range(n):
+                img = torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=g)
+                save_image(img, root / split / c / f"{i:04d}.png")
+    return root
+
+
+def make_tar(path, root):
+    """A .tar.gz of an image folder, wrapped in one top folder as real archives often are."""
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(root / "train", arcname="cifar/train")
+        tar.add(root / "test", arcname="cifar/test")
+    return path
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def tiny_cifar_folder(root, n=4):
+    """A CIFAR-10-shaped ImageFolder (real JPEG files, the 10 class names), n images per class and split."""
+    from PIL import Image
+
+    from resnet_edu.data import CLASSES
+
+    g = torch.Generator().manual_seed(0)
+    for split in ("train", "test"):
+        for c, name in enumerate(CLASSES):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels = (torch.rand(32, 32, 3, generator=g) * 60 + 20 * c).clamp(0, 255).to(torch.uint8)
+                Image.fromarray(pixels.numpy()).save(root / split / name / f"{i}.jpg")
+    return root
+
+
+def write_notebook(path, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nbformat.write(nb, path)
+
+
+def add_member(tar, name, type_=tarfile.REGTYPE, data=b"x", linkname=""):
+    info = tarfile.TarInfo(name)
+    info.type, info.size, info.linkname = type_, len(data) if type_ == tarfile.REGTYPE else 0, linkname
+    tar.addfile(info, io.BytesIO(data) if type_ == tarfile.REGTYPE else None)
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files and folders of an interrupted write or extraction, anywhere under `folder`."""
+    return sorted(str(p) for p in folder.rglob("*") if ".extract-" in p.name or p.name.endswith(".tmp"))
+
+
+def digest(data) -> tuple:
+    return tuple(data.images.shape), data.images.sum().item(), data.labels.tolist(), data.classes
+
+
+def tiny(name: str) -> nn.Module:
+    """resnet8 / plain8 of width 2: three blocks."""
+    torch.manual_seed(0)
+    return cifar_resnet(8, width=2, shortcut=name.startswith("resnet"))
+
+
+def batch(n: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 3, 16, 16, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def no_hooks(model: nn.Module) -> bool:
+    return all(
+        not (m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks)
+        for m in model.modules()
+    )
+
+
+def state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def make_run(model, seed, test_acc, train_acc, train_loss, times=(1.0, 2.0, 3.0)):
+    recs = [
+        dict(epoch=e + 1, test_acc=t, train_acc=a, train_loss=v, test_loss=None, time=s, images_per_s=100.0)
+        for e, (t, a, v, s) in enumerate(zip(test_acc, train_acc, train_loss, times))
+    ]
+    meta = {
+        "model": model,
+        "seed": seed,
+        "device_name": "CPU",
+        "data": "CIFAR-10 from /a/b/c.tar.gz",
+        "date": "2026-01-01",
+    }
+    return History(recs, {"epochs": len(recs)}, meta)
+
+
+RUNS = [
+    make_run("a", 0, (0.5, 0.8, 0.91), (0.5, 0.9, 0.99), (2.0, 1.0, 0.1)),
+    make_run("a", 1, (0.4, 0.7, 0.86), (0.5, 0.9, 0.98), (2.0, 1.2, 0.2)),
+    make_run("b", 0, (0.6, 0.7, 0.80), (0.6, 0.7, 0.82), (1.5, 1.1, 0.5)),
+    make_run("b", 1, (0.3, 0.75, 0.88), (0.5, 0.8, 0.90), (2.5, 1.1, 0.4)),
+]
