@@ -211,6 +211,7 @@ def bench_train(
     from .nets.models import build_model
     from .training.config import TrainConfig
     from .training.records import run_meta
+    from .training.seeded import over_seeds
 
     dev = str(TrainConfig(device=device).resolved_device())
     gpu = dev.startswith("cuda")
@@ -223,10 +224,8 @@ def bench_train(
     images = balanced_subset(load_cifar10(data), per_class) if data else synthetic_cifar(per_class, seed=seed)
     kw = {"device": dev, "steps": steps, "warmup": warmup, "batch_size": batch_size}
     ours_kw = kw | {"compile": compile}
-    rows = []
-    for name in models:
-        torch.manual_seed(seed)
-        model = build_model(name)
+
+    def run(model, name: str, seed: int) -> dict:
         twin = copy.deepcopy(model)  # the same initial weights for the reference loop
         ours, ref = [], []
         for r in range(rounds):  # alternate which path goes first
@@ -235,17 +234,11 @@ def bench_train(
                     ours.append(ours_images_per_s(model, images, **ours_kw))
                 else:
                     ref.append(reference_images_per_s(twin, images, workers=workers, **kw))
-        best_ours, best_ref = max(ours), max(ref)
-        rows.append(
-            {
-                "model": name,
-                "ours_images_per_s": best_ours,
-                "reference_images_per_s": best_ref,
-                "ratio": best_ours / best_ref,
-                "ours_runs": ours,
-                "reference_runs": ref,
-            }
-        )
+        best = dict(ours_images_per_s=max(ours), reference_images_per_s=max(ref), ratio=max(ours) / max(ref))
+        return best | {"ours_runs": ours, "reference_runs": ref}
+
+    builders = {name: (lambda name=name: build_model(name)) for name in models}
+    rows = [{k: v for k, v in r.items() if k != "seed"} for r in over_seeds(builders, [seed], run)]
     meta = run_meta(dev, seed=seed)
     setup = {
         "batch_size": batch_size,
