@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def bench_landscape(
     *, device: str = "cpu", grid: int = 11, n_images: int = 512, seed: int = 0, rounds: int = 2
@@ -246,7 +248,7 @@ def bench_train(
         "warmup": warmup,
         "rounds": rounds,
         "reference_workers": workers,
-        "data": data or "synthetic",
+        "data": Path(data).name if data else "synthetic",  # the copy's name, never a machine's path
         "threads": torch.get_num_threads(),
         "ours_precision": TrainConfig(device=dev).resolved_precision(),
         "ours_channels_last": gpu,

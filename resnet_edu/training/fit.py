@@ -114,8 +114,8 @@ def fit(
     model.to(device, memory_format=torch.channels_last if nhwc else torch.preserve_format)
     optimizer = make_optimizer(model, cfg, device)
     precision = cfg.resolved_precision(device)
-    described = run_meta(device, model=name or type(model).__name__, seed=cfg.seed, precision=precision)
-    history = History(config=dataclasses.asdict(cfg), meta=described | {"world_size": world} | (meta or {}))
+    described = dict(model=name or type(model).__name__, seed=cfg.seed, precision=precision, world_size=world)
+    history = History(config=dataclasses.asdict(cfg), meta=run_meta(device, **described | (meta or {})))
     step, first_epoch = 0, 0
     if resume and Path(checkpoint).exists():
         step, first_epoch = load_checkpoint(checkpoint, model, optimizer, history)

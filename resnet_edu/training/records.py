@@ -43,7 +43,8 @@ def device_name(device: torch.device | str) -> str:
 
 def run_meta(device: torch.device | str, **extra: Any) -> Record:
     """Device, library versions and date, plus whatever describes the run (`model=`, `seed=`, `data=`
-    source, `setting=`, `precision=`): the description every stored result carries."""
+    source, `setting=`, `precision=`): the description every stored result carries. A data source is
+    kept by its file name, never its folders: a stored result names no machine's paths."""
     import torchvision
 
     device = torch.device(device)
@@ -55,7 +56,14 @@ def run_meta(device: torch.device | str, **extra: Any) -> Record:
         "python": platform.python_version(),
         "date": datetime.date.today().isoformat(),
     }
+    if isinstance(extra.get("data"), str):
+        extra["data"] = without_folders(extra["data"])
     return meta | extra
+
+
+def without_folders(text: str) -> str:
+    """`text` with every path cut to its last part: "CIFAR-10 from /data/x.tar.gz" -> "... from x.tar.gz"."""
+    return re.sub(r"\S*/", "", text)
 
 
 # ---- histories -------------------------------------------------------------------------------
@@ -132,7 +140,7 @@ def save_results(records: list[Record], path: str | os.PathLike, *, config: Any,
 def origin(meta: Record, *, seeds: Sequence | None = None) -> str:
     """Where a result comes from, for a title: device, precision, data copy (its file name, never its
     folders), date and, when given, the seeds."""
-    data = meta.get("data") and re.sub(r"\S*/", "", str(meta["data"]))
+    data = meta.get("data") and without_folders(str(meta["data"]))
     parts = (meta.get("device_name"), meta.get("precision"), data, meta.get("date"))
     parts += (f"seeds {sorted(seeds, key=str)}",) if seeds is not None else ()
     return ", ".join(str(p) for p in parts if p) or "origin unknown"
