@@ -7,6 +7,7 @@ copy shows what a learner would see.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +21,28 @@ LESSONS = (
     "05_loss_landscapes",
     "06_resnet18_vs_simplecnn",
 )
+
+
+def _execute(nb, *, cwd: Path, timeout: int) -> None:
+    """Run every cell of `nb` in a fresh python3 kernel started in `cwd`, talking to it over local IPC
+    sockets in a temporary folder (not TCP: no unencrypted port, and no warning about one)."""
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    with tempfile.TemporaryDirectory(prefix="resnet-edu-kernel-") as sockets:
+
+        class LocalKernel(KernelManager):
+            def __init__(self, **kw):
+                super().__init__(transport="ipc", ip=str(Path(sockets) / "kernel"), **kw)
+
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            kernel_manager_class=LocalKernel,
+            resources={"metadata": {"path": str(cwd)}},
+        )
+        client.execute()
 
 
 def run_lessons(
@@ -38,7 +61,6 @@ def run_lessons(
     partly executed copy has been written for inspection.
     """
     import nbformat
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from tqdm.auto import tqdm
 
@@ -66,12 +88,9 @@ def run_lessons(
         for name in tqdm(chosen, desc="lessons", disable=not progress):
             path = directory / f"{name}.ipynb"
             nb = nbformat.read(path, as_version=4)
-            client = NotebookClient(
-                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-            )
             begin = time.perf_counter()
             try:
-                client.execute()
+                _execute(nb, cwd=path.parent, timeout=timeout)
             except CellExecutionError as e:
                 nbformat.write(nb, out / f"{name}.ipynb")
                 raise RuntimeError(
