@@ -133,3 +133,44 @@ RUNS = [
     make_run("b", 0, (0.6, 0.7, 0.80), (0.6, 0.7, 0.82), (1.5, 1.1, 0.5)),
     make_run("b", 1, (0.3, 0.75, 0.88), (0.5, 0.8, 0.90), (2.5, 1.1, 0.4)),
 ]
+
+
+def make_torchvision_folder(root, n=2, seed=0):
+    """`root/cifar-10-batches-py` in torchvision's real format: pickled dicts of (N, 3072) uint8 `data`
+    and `labels`, five training batches, a test batch and `batches.meta`; n images per class per batch."""
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        labels = [c for c in range(10) for _ in range(n)]
+        data = rng.integers(0, 256, (len(labels), 3072), dtype=np.uint8)
+        with open(folder / name, "wb") as f:
+            pickle.dump({"batch_label": name, "labels": labels, "data": data, "filenames": []}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": list(CLASSES), "num_cases_per_batch": 10 * n, "num_vis": 3072}, f)
+    return root
+
+
+def make_hub_folder(root, n_train=20, n_test=10, classes=CLASSES, seed=0):
+    """A folder in the Hugging Face Hub copy's real format (`uoft-cs/cifar10`): parquet files
+    `plain_text/{train,test}-00000-of-00001.parquet` with features `img` (Image) and `label`
+    (ClassLabel with the class names). Returns the folder and the images as (N, 32, 32, 3) arrays."""
+    import datasets
+    import numpy as np
+
+    features = datasets.Features({"img": datasets.Image(), "label": datasets.ClassLabel(names=list(classes))})
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        arrays[split] = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+        images = [Image.fromarray(a) for a in arrays[split]]
+        ds = datasets.Dataset.from_dict(
+            {"img": images, "label": [i % 10 for i in range(n)]}, features=features
+        )
+        (root / "plain_text").mkdir(parents=True, exist_ok=True)
+        ds.to_parquet(str(root / "plain_text" / f"{split}-00000-of-00001.parquet"))
+    return root, arrays

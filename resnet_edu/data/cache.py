@@ -65,11 +65,11 @@ def cached_image_folder(folder: Path) -> ImageSet:
     key = hashlib.sha256(repr((str(folder.resolve()), stats, "v2")).encode()).hexdigest()[:16]
     file = cache_dir() / f"imageset-{folder.name}-{key}.pt"
     with contextlib.suppress(Exception):  # the common case: a finished cache file, read without the lock
-        return _load(file)
+        return read_imageset(file)
     with exclusive(file.with_suffix(".lock")):
         if file.exists():  # another process may have written it while this one waited
             try:
-                return _load(file)
+                return read_imageset(file)
             except Exception as e:  # a truncated or foreign file fails in many ways; each is rebuilt
                 warnings.warn(
                     f"cache file {str(file)!r} is unreadable ({type(e).__name__}), rebuilding it",
@@ -77,16 +77,21 @@ def cached_image_folder(folder: Path) -> ImageSet:
                 )
                 with contextlib.suppress(OSError):  # a folder we cannot write fails below with the reason
                     file.unlink()
-        data = read_image_folder(folder)
-        state = {"images": data.images, "labels": data.labels, "classes": list(data.classes)}
-        try:  # a crash or a full disk never leaves half a cache file
-            atomic_write(file, lambda f: torch.save(state, f))
-        except OSError as e:
-            raise os_error(e, f"writing the cache file {str(file)!r}") from None
+        return write_imageset(file, read_image_folder(folder))
+
+
+def write_imageset(file: Path, data: ImageSet) -> ImageSet:
+    """Write `data` as a cache file, atomically (a crash or a full disk never leaves half of one)."""
+    state = {"images": data.images, "labels": data.labels, "classes": list(data.classes)}
+    try:
+        atomic_write(file, lambda f: torch.save(state, f))
+    except OSError as e:
+        raise os_error(e, f"writing the cache file {str(file)!r}") from None
     return data
 
 
-def _load(file: Path) -> ImageSet:
+def read_imageset(file: Path) -> ImageSet:
+    """A cache file written by `write_imageset`; ValueError (or the loader's own error) for anything else."""
     with warnings.catch_warnings():  # torch's remarks on a foreign file: ours above says what matters
         warnings.simplefilter("ignore")
         d = torch.load(file, weights_only=True)

@@ -1,5 +1,6 @@
-"""CIFAR-10 from any source: torchvision's own format (downloaded where there is internet), an
-ImageFolder directory (`train/<class>/*.jpg`, `test/<class>/*.jpg`) or a `.tar.gz` of one.
+"""CIFAR-10 from any source: a download (`downloads`: the Hugging Face Hub copy, else torchvision's),
+torchvision's on-disk format, an ImageFolder directory (`train/<class>/*.jpg`, `test/<class>/*.jpg`)
+or a `.tar.gz` of one.
 
 The path comes from an argument or the `RESNET_EDU_DATA` environment variable. Archives are
 extracted safely (`files`), image folders are decoded once and cached (`cache`). A source that cannot
@@ -11,14 +12,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-
+from . import downloads
 from .cache import cached_image_folder
-from .files import DataError, cache_dir, extract_archive
+from .files import DataError, extract_archive
 from .sets import CLASSES, ImageSet
 
 HOW_TO_GET = (
-    "get CIFAR-10 with load_cifar10(download=True) where there is internet, or point "
+    "get CIFAR-10 with load_cifar10(download=True) where there is internet (the Hugging Face Hub copy "
+    "through `datasets`, else torchvision's download), or point "
     "RESNET_EDU_DATA (or --data) at a torchvision CIFAR-10 folder, an ImageFolder directory "
     "(train/<class>/, test/<class>/) or a .tar.gz of one"
 )
@@ -37,7 +38,10 @@ def load_cifar10(
     if root is None:
         if not download:
             raise DataError(f"no CIFAR-10 source given: {HOW_TO_GET}")
-        return _load_torchvision(cache_dir() / "cifar10", split, download=True)
+        try:
+            return downloads.download(split)
+        except DataError as e:
+            raise DataError(f"{e}: {HOW_TO_GET}") from None
     path = Path(root).expanduser()
     if not path.exists():
         raise DataError(f"data path {str(path)!r} does not exist: {HOW_TO_GET}")
@@ -46,7 +50,9 @@ def load_cifar10(
             raise DataError(f"{str(path)!r} is a file but not a .tar.gz archive: {HOW_TO_GET}")
         path = extract_archive(path)
     if (path / "cifar-10-batches-py").is_dir():
-        return _load_torchvision(path, split, download=False)
+        data = downloads.read_torchvision_folder(path, split)
+        downloads.verify(data, split, complete=False)  # CIFAR-10's classes and shapes; any number of images
+        return data
     folder = _find_split_dir(path, split)
     data = cached_image_folder(folder)
     missing = [c for c in CLASSES if c not in data.classes]
@@ -55,19 +61,6 @@ def load_cifar10(
         found = f"missing {missing or 'none'}, unexpected {extra or 'none'}"
         raise DataError(f"{str(folder)!r} is not CIFAR-10: class folders {found}")
     return data
-
-
-def _load_torchvision(root: Path, split: str, download: bool) -> ImageSet:
-    from torchvision.datasets import CIFAR10
-
-    try:
-        ds = CIFAR10(str(root), train=split == "train", download=download)
-    except Exception as e:  # network errors come in many types; each gets the same advice
-        raise DataError(
-            f"could not get CIFAR-10 via torchvision ({type(e).__name__}): {HOW_TO_GET}"
-        ) from None
-    images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()  # (N, 32, 32, 3) -> (N, 3, 32, 32)
-    return ImageSet(images, torch.tensor(ds.targets, dtype=torch.long), tuple(ds.classes))
 
 
 def _find_split_dir(path: Path, split: str) -> Path:
