@@ -89,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=C.cmd_reproduce)
 
-    p = sub.add_parser("lessons", help="execute the lesson notebooks headless (refreshes figures/)")
+    p = sub.add_parser(
+        "lessons", help="execute the lesson notebooks headless (copies and figures in executed/)"
+    )
     p.add_argument("names", nargs="*", help="lessons to run, by number or name prefix (default: all)")
     p.add_argument(
         "--setting",
@@ -99,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="executed", help="folder for the executed copies (default executed/)")
     p.add_argument("--timeout", type=int, default=3600, help="seconds one cell may run (default 3600)")
     p.set_defaults(func=C.cmd_lessons)
+
+    p = sub.add_parser("repository", help="point every Colab badge and install cell at a repository (a fork)")
+    p.add_argument("url", help="https://github.com/OWNER/NAME")
+    p.set_defaults(func=C.cmd_repository)
     return parser
 
 

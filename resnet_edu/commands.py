@@ -229,6 +229,19 @@ def cmd_lessons(args: argparse.Namespace) -> None:
         print(f"{r['lesson']:<32}{r['seconds']:>8.1f} s")
 
 
+def cmd_repository(args: argparse.Namespace) -> None:
+    from .course.links import set_repository
+    from .course.settings import ROOT, in_clone
+
+    if not in_clone():
+        raise ValueError("the repository's address lives in a clone's files; run this inside a clone")
+    changed = set_repository(ROOT, args.url)
+    print(
+        f"{len(changed)} files now point at {args.url}: "
+        + ", ".join(str(p.relative_to(ROOT)) for p in changed)
+    )
+
+
 def cmd_reproduce(args: argparse.Namespace) -> None:
     from .course import reproduce as R
 

@@ -52,10 +52,11 @@ def test_models_json_lists_paper_parameter_counts(capsys):
         (["bench", "landscape", "--grid", "0"], "--grid must be positive"),
         (["bench", "train", "--steps", "0"], "--steps must be positive"),
         (["bench", "train", "--device", "bogus"], "unknown device"),
+        (["repository", "https://gitlab.com/a/b"], "not a GitHub repository address"),
     ],
 )
 def test_bad_input_gives_one_error_line_and_exit_2(capsys, tmp_path, argv, message):
-    out_flag = [] if argv[0] == "bench" else ["--out", str(tmp_path / "out")]
+    out_flag = [] if argv[0] in ("bench", "repository") else ["--out", str(tmp_path / "out")]
     code, out, err = run(capsys, *argv, *out_flag)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err

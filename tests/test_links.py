@@ -1,0 +1,62 @@
+"""The repository's address is written once (pyproject.toml); every badge and install cell agrees."""
+
+import shutil
+
+import pytest
+
+from resnet_edu.course import LESSONS, links, settings
+
+HERE = settings.ROOT
+
+
+def test_every_badge_and_install_cell_names_the_declared_repository():
+    declared = links.URL.match(links.repository(HERE))
+    owner_name = "/".join(declared.groups())
+    found = links.links(HERE)
+    assert found["pyproject.toml"] == [owner_name]
+    assert found["README.md"] == [owner_name] * len(LESSONS)  # one Colab badge per lesson
+    for lesson in LESSONS:
+        assert found[f"notebooks/{lesson}.ipynb"] == [owner_name] * 2, lesson  # its badge and install cell
+
+
+def fork(tmp_path):
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(HERE / name, tmp_path / name)
+    shutil.copytree(HERE / "notebooks", tmp_path / "notebooks")
+    return tmp_path
+
+
+def test_a_fork_rewrites_every_copy_at_once_and_back(tmp_path):
+    root = fork(tmp_path)
+    before = {p: p.read_bytes() for p in links.copies(root)}
+    changed = links.set_repository(root, "https://github.com/someone/their-fork.git")
+    assert sorted(changed) == sorted(before)
+    assert links.repository(root) == "https://github.com/someone/their-fork"
+    assert all(set(found) == {"someone/their-fork"} for found in links.links(root).values())
+    assert (
+        "colab.research.google.com/github/someone/their-fork/blob/main/notebooks/01_"
+        in (root / "README.md").read_text()
+    )
+    import nbformat
+
+    nb = nbformat.read(root / "notebooks" / f"{LESSONS[0]}.ipynb", as_version=4)  # still a valid notebook
+    assert "%pip install -q git+https://github.com/someone/their-fork {keep}" in nb.cells[1].source
+    links.set_repository(root, "https://github.com/resnet-edu/resnet-edu")
+    assert {p: p.read_bytes() for p in links.copies(root)} == before  # only the address had changed
+
+
+def test_disagreeing_copies_are_found_and_a_bad_address_changes_nothing(tmp_path):
+    root = fork(tmp_path)
+    readme = root / "README.md"
+    readme.write_text(readme.read_text().replace("github/resnet-edu/resnet-edu/blob", "github/x/y/blob", 1))
+    assert set(links.links(root)["README.md"]) == {"x/y", "resnet-edu/resnet-edu"}
+    before = {p: p.read_bytes() for p in links.copies(root)}
+    for bad in (
+        "github.com/a/b",
+        "https://gitlab.com/a/b",
+        "https://github.com/a",
+        "https://github.com/a/b c",
+    ):
+        with pytest.raises(ValueError, match="not a GitHub repository address"):
+            links.set_repository(root, bad)
+    assert {p: p.read_bytes() for p in links.copies(root)} == before
