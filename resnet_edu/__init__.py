@@ -58,6 +58,7 @@ PUBLIC = {
     # course
     "start": "course.settings",
     "run_lessons": "course.lessons",
+    "check_runtime": "course.runtime",
     "verdict": "course.stats",
     "seed_summary": "course.stats",
 }

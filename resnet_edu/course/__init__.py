@@ -2,6 +2,7 @@
 
 settings       quick / gpu / paper; `start(lesson)` sets up a lesson (`Start`: data, figures, results)
 lessons        the notebooks, executed headless
+runtime        the versions a lesson runs on, and whether an install needs a kernel restart
 paper          the papers' numbers, each with its source
 experiments    the networks each lesson trains and probes, as {label: builder}
 stats          effects across seeds: means, spreads, verdicts "a beats b in k of n seeds"
@@ -14,9 +15,10 @@ widgets        ipywidgets explorers, with a static figure where widgets cannot r
 reproduce      the papers' runs as a resumable queue
 """
 
-from . import compare, experiments, landscapes, panels, paper, plots, stats, through_depth, widgets
+from . import compare, experiments, landscapes, panels, paper, plots, runtime, stats, through_depth, widgets
 from .lessons import LESSONS, run_lessons
-from .settings import ROOT, SETTINGS, Setting, Start, lesson_data, project_dir, setting, start
+from .runtime import check_runtime
+from .settings import ROOT, SETTINGS, Setting, Start, lesson_data, project_dir, setting, start, stored_dir
 
 __all__ = [
     "LESSONS",
@@ -24,6 +26,7 @@ __all__ = [
     "SETTINGS",
     "Setting",
     "Start",
+    "check_runtime",
     "compare",
     "experiments",
     "landscapes",
@@ -32,10 +35,12 @@ __all__ = [
     "panels",
     "plots",
     "project_dir",
+    "runtime",
     "run_lessons",
     "setting",
     "start",
     "stats",
+    "stored_dir",
     "through_depth",
     "widgets",
 ]
