@@ -104,3 +104,5 @@ def test_download_reads_a_finished_cache_before_any_network(monkeypatch):
     monkeypatch.setattr(dl, "from_torchvision", lambda *a, **k: pytest.fail("went past the cache"))
     got = dl.download("test", progress=False)
     assert torch.equal(got.labels, whole.labels) and got.classes == CLASSES
+    assert dl.downloaded_from("test") == f"the Hugging Face Hub copy {dl.HUB_DATASET}"
+    assert dl.downloaded_from("train") == "torchvision's download"  # nothing of train is cached

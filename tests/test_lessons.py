@@ -1,6 +1,7 @@
 """Execute every lesson headless in the quick setting; any error in any cell fails the test."""
 
 import os
+import subprocess
 
 import nbformat
 import pytest
@@ -28,7 +29,9 @@ def test_notebook_is_stored_without_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
 def test_notebook_runs_in_the_quick_setting(path, tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_EDU_FIGURES", str(tmp_path / "figures"))  # not into the clone
+    before = git_status()
     [record] = course.run_lessons([path.stem], out=tmp_path, setting="quick", progress=False)
+    assert git_status() == before, "a lesson run changed the clone's files"
     executed = nbformat.read(tmp_path / f"{path.stem}.ipynb", as_version=4)
     code = [c for c in executed.cells if c.cell_type == "code"]
     assert [c.execution_count for c in code] == list(range(1, len(code) + 1))  # every cell ran, in order
@@ -40,6 +43,12 @@ def test_notebook_runs_in_the_quick_setting(path, tmp_path, monkeypatch):
     saved = sorted(p.stem for p in (tmp_path / "figures").glob(f"{path.stem[:2]}_*.png"))
     assert saved and len(pictures) >= len(saved), "every saved figure is also shown in the lesson"
     assert record["seconds"] > 0
+
+
+def git_status() -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain"], cwd=course.ROOT, capture_output=True, text=True
+    ).stdout
 
 
 def code_cells(path) -> list[list[str]]:

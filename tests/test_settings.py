@@ -60,8 +60,37 @@ def test_lesson_data_uses_the_real_copy(real_data_path):
 
 
 def test_output_folders_can_be_moved(monkeypatch, tmp_path):
+    """In a clone, figures go to the git-ignored executed/figures (never the README's tracked ones)."""
     monkeypatch.delenv("RESNET_EDU_FIGURES", raising=False)
-    assert course.project_dir("figures") == course.ROOT / "figures"
+    assert course.project_dir("figures") == course.ROOT / "executed" / "figures"
+    assert "/executed/" in (course.ROOT / ".gitignore").read_text().split()
     monkeypatch.setenv("RESNET_EDU_FIGURES", str(tmp_path))
     assert course.project_dir("figures") == tmp_path
     assert course.project_dir("results") == course.ROOT / "results"
+    assert course.settings.stored_dir() == course.ROOT / "results"
+
+
+def test_outside_a_clone_stored_runs_come_from_the_package(monkeypatch, tmp_path, capsys):
+    """An installed package (no clone) reads the stored runs it carries, and writes beside the learner."""
+    from helpers import make_run
+
+    shipped = tmp_path / "site-packages" / "stored"
+    for h in (
+        make_run("resnet18", 0, (0.5, 0.7), (0.4, 0.6), (1.5, 0.9)),
+        make_run("resnet18", 1, (0.5, 0.8), (0.4, 0.7), (1.4, 0.8)),
+    ):
+        h.meta |= {"device_name": "NVIDIA H200", "setting": "paper"}
+        h.save(shipped / "paper" / "compare" / f"resnet18_s{h.meta['seed']}.json")
+    monkeypatch.setattr(course.settings, "ROOT", tmp_path / "no-clone")
+    monkeypatch.setattr(course.settings, "STORED", shipped)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RESNET_EDU_FIGURES", raising=False)
+    assert course.settings.stored_dir() == shipped
+    assert course.project_dir("figures") == tmp_path / "figures"
+    assert course.project_dir("results") == tmp_path / "results"
+    S = course.Start(course.Setting("quick", "cpu"), None, None, "", tmp_path, tmp_path / "results")
+    found = S.stored("paper/compare")
+    assert len(found["histories"]) == 2 and "NVIDIA H200" in found["label"]
+    assert "stored paper-setting run beside this one" in capsys.readouterr().out
+    assert S.stored("paper/nothing") is None
+    assert "No stored paper-setting run (paper/nothing)" in capsys.readouterr().out

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ..data.downloads import downloaded_from
 from ..data.files import DataError
 from ..data.sets import ImageSet, balanced_subset, downsample, synthetic_cifar
 from ..data.sources import load_cifar10
@@ -30,6 +31,7 @@ from ..training.records import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]  # the clone's root when installed in editable mode
+STORED = Path(__file__).resolve().parent / "stored"  # the stored runs inside a built package
 SETTINGS = ("quick", "gpu", "paper")
 # Quick-setting data of each lesson: (training images per class, test images per class, image size).
 QUICK_DATA = {
@@ -64,15 +66,32 @@ def setting() -> Setting:
 
 
 def project_dir(name: str) -> Path:
-    """`figures/` or `results/` of the clone when there is one, else of the working directory.
+    """Where a lesson writes: "figures" or "results".
 
-    RESNET_EDU_FIGURES moves `figures/` elsewhere (the tests do, so running them leaves the clone
-    clean); stored results are always read from the clone.
+    Figures go to RESNET_EDU_FIGURES when set, else `executed/figures/` in a clone (git-ignored: a run
+    never touches the README's tracked figures, which `make figures` refreshes) and `figures/` of the
+    working directory outside one. Results (the paper setting's stored runs) go to the clone's
+    `results/`, else to `results/` of the working directory.
     """
     if name == "figures" and os.environ.get("RESNET_EDU_FIGURES"):
         return Path(os.environ["RESNET_EDU_FIGURES"])
-    base = ROOT if (ROOT / "pyproject.toml").exists() else Path.cwd()
-    return base / name
+    if not in_clone():
+        return Path.cwd() / name
+    return ROOT / "executed" / "figures" if name == "figures" else ROOT / name
+
+
+def in_clone() -> bool:
+    """Whether this package is a clone's own (installed editable, or imported from the clone)."""
+    return (ROOT / "pyproject.toml").exists() and (ROOT / "resnet_edu").is_dir()
+
+
+def stored_dir() -> Path:
+    """Where the stored paper-setting runs are read from: the clone's `results/`; outside a clone, the
+    copy that travels inside the installed package (`course/stored/`, written by the build), so a
+    lesson in Colab plots the same stored runs as one in a clone; else `results/` here."""
+    if in_clone():
+        return ROOT / "results"
+    return STORED if STORED.is_dir() else Path.cwd() / "results"
 
 
 def lesson_data(
@@ -96,7 +115,7 @@ def lesson_data(
         try:
             train = load_cifar10(path, split="train", download=download)
             test = load_cifar10(path, split="test", download=download)
-            source = f"CIFAR-10 from {path or os.environ.get('RESNET_EDU_DATA') or 'torchvision download'}"
+            source = f"CIFAR-10 from {path or os.environ.get('RESNET_EDU_DATA') or downloaded_from('train')}"
         except DataError as e:
             if not fallback:
                 raise
@@ -199,7 +218,7 @@ class Start:
         which. In the paper setting this run is the stored one: None."""
         if self.name == "paper":
             return None
-        path = self.results / name
+        path = stored_dir() / name
         found = load_results(path.with_suffix(".json"))
         histories = load_histories(path)
         if histories:
@@ -210,7 +229,7 @@ class Start:
             print(f"stored paper-setting run beside this one: {found['label']}")
         else:
             print(
-                f"No stored paper-setting run (results/{name}) exists yet: only this run is shown. "
+                f"No stored paper-setting run ({name}) exists yet: only this run is shown. "
                 "The paper setting (RESNET_EDU_SETTING=paper, on a GPU) writes it."
             )
         return found

@@ -199,6 +199,13 @@ def within(seconds: float, work: Callable[[], Any], what: str) -> Any:
     return box["value"]
 
 
+def downloaded_from(split: str) -> str:
+    """Which source `download(split)` reads now: the Hub copy when it is cached, else torchvision's."""
+    if _cache_file("hub", HUB_DATASET, split).exists():
+        return f"the Hugging Face Hub copy {HUB_DATASET}"
+    return "torchvision's download"
+
+
 def _cache_file(source: str, name: str, split: str) -> Path:
     import hashlib
 
