@@ -1,5 +1,5 @@
 # make lessons: set up .venv if needed and execute every lesson headless (quick on a CPU).
-# make test:    set up .venv if needed and run the test suite.
+# make test:    set up .venv (and the Colab-like .venv-colab) if needed and run the test suite.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -10,7 +10,7 @@ ifneq ($(SHARED_DATA),)
 export RESNET_EDU_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: lessons test lint setup setup-dev clean gpu-wheels
+.PHONY: lessons test lint setup setup-dev clean gpu-wheels colab-venv figures repository
 
 setup: $(VENV)/.installed
 
@@ -32,15 +32,39 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 lessons: setup
 	$(PY) -m resnet_edu lessons
 
-test: setup-dev
-	$(PY) -m pytest
+# The README's figures: the lessons executed with their figures written into figures/ (tracked).
+figures: setup
+	RESNET_EDU_FIGURES=$(CURDIR)/figures $(PY) -m resnet_edu lessons
+
+test: setup-dev colab-venv
+	RESNET_EDU_COLAB_PYTHON=$(CURDIR)/$(COLAB_VENV)/bin/python $(PY) -m pytest
+
+# Colab's package set (its runtime manifest; see README, "Open in Colab"), pinned where it installs on
+# this Python, for the Colab-like job in the tests; the torch is the one on this machine's disk. No
+# resnet_edu: the lessons' install cell installs it. Built once, reused by later runs.
+COLAB_VENV ?= .venv-colab
+COLAB_TORCH ?= torch==2.14.1 torchvision==0.29.1
+COLAB_PACKAGES := $(COLAB_TORCH) "numpy==2.1.*" "pandas==2.2.*" "matplotlib==3.10.*" "seaborn==0.13.*" \
+  "tqdm==4.67.*" ipywidgets==7.7.1 "ipython==7.34.*" "ipykernel==6.17.*" "notebook==6.5.*" nbclient nbformat
+colab-venv: $(COLAB_VENV)/.installed
+
+$(COLAB_VENV)/.installed: Makefile
+	rm -rf $(COLAB_VENV)
+	$(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install --quiet $(COLAB_PACKAGES)
+	touch $@
+
+# A fork: `make repository URL=https://github.com/OWNER/NAME` points every badge and install cell at it.
+repository: setup
+	$(PY) -m resnet_edu repository "$(URL)"
 
 lint: setup-dev
 	$(PY) -m ruff check resnet_edu tests benchmarks notebooks
 	$(PY) -m ruff format --check resnet_edu tests benchmarks notebooks
 
 clean:
-	rm -rf executed .pytest_cache .ruff_cache
+	rm -rf executed .pytest_cache .ruff_cache $(COLAB_VENV)
 
 # An offline GPU machine without Jupyter: the headless kernel's wheels for its Python, to carry in
 # .wheels/ (git-ignored); benchmarks/gpu.sh installs them for its lesson stages.
