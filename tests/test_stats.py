@@ -91,3 +91,24 @@ def test_leaders_counts_the_seeds_each_model_leads():
     ]
     assert stats.leaders(rows, "v") == {"x": 2, "y": 1, "z": 0}
     assert stats.leaders(rows, "v", largest=False) == {"x": 1, "y": 1, "z": 1}
+
+
+def test_a_conclusion_states_the_claim_only_when_every_seed_agrees(capsys):
+    rows = [
+        dict(model=m, seed=s, loss=v)
+        for m, s, v in [("a", 0, 1.0), ("b", 0, 2.0), ("a", 1, 1.0), ("b", 1, 1.5)]
+    ]
+    held = stats.verdict(rows, "loss", "a", "b", higher=False)
+    line = stats.conclude(held, shows="a trains further", limit="training loss only")
+    assert line == f"conclusion: {held.line()}: a trains further. Limit: training loss only."
+    assert capsys.readouterr().out == line + "\n"
+    rows[1]["loss"] = 0.5  # seed 0 now goes b's way
+    split = stats.verdict(rows, "loss", "a", "b", higher=False)
+    line = stats.conclude(split, shows="a trains further", limit="training loss only.")
+    assert (
+        "1 of 2 seeds" in line
+        and "not in every seed, so this run does not show that a trains further" in line
+    )
+    assert stats.conclude("slope 0.98 ± 0.02", shows="it is linear", limit="3 seeds", holds=True).endswith(
+        ": it is linear. Limit: 3 seeds."
+    )

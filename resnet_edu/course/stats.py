@@ -258,3 +258,18 @@ def leaders(rows: Sequence[Record], key: str, *, by: str = "model", largest: boo
         group = {k[0]: r[key] for k, r in last.items() if k[-1] == seed}
         counts[(max if largest else min)(group, key=group.get)] += 1
     return counts
+
+
+def conclude(finding: Verdict | str, *, shows: str, limit: str, holds: bool | None = None) -> str:
+    """Print and return an experiment's closing line, computed from its numbers:
+
+        conclusion: <finding>: <shows>. Limit: <limit>.
+
+    when the finding holds in every seed (a `Verdict`'s own `holds`, else `holds`), and otherwise
+    "... : not in every seed, so this run does not show that <shows>. Limit: ...". `shows` is the claim
+    in plain words ("the deeper plain net trains worse"), `limit` what the run cannot say."""
+    held = finding.holds if holds is None and isinstance(finding, Verdict) else bool(holds)
+    claim = shows if held else f"not in every seed, so this run does not show that {shows}"
+    line = f"conclusion: {finding}: {claim}. Limit: {limit.rstrip('.')}."
+    print(line)
+    return line
