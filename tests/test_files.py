@@ -88,3 +88,41 @@ def test_archive_size_and_member_limits(tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and leftovers(tmp_path) == []
     out = extract_archive(archive, tmp_path / "c", max_members=n, max_bytes=size)  # the limits are inclusive
     assert sum(1 for p in out.rglob("*.png")) == 20
+
+
+def test_written_files_get_the_mode_of_a_plain_open_not_0600(tmp_path):
+    import os
+
+    from resnet_edu.data import write_json
+
+    old = os.umask(0o022)
+    try:
+        path = write_json({"a": 1}, tmp_path / "r.json")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+@needs_dev_full
+def test_a_full_disk_under_torch_save_is_an_oserror_naming_the_file(tmp_path, monkeypatch):
+    import errno
+    import os
+    import tempfile
+
+    import torch
+
+    from resnet_edu.data import atomic_write
+
+    real = tempfile.NamedTemporaryFile
+
+    def full(*args, **kwargs):
+        f = real(*args, **kwargs)
+        os.dup2(os.open("/dev/full", os.O_WRONLY), f.fileno())
+        return f
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", full)
+    target = tmp_path / "ck.pt"
+    with pytest.raises(OSError) as err:  # torch alone says "RuntimeError: [enforce fail ...] unexpected pos"
+        atomic_write(target, lambda f: torch.save({"w": torch.zeros(100_000)}, f))
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(target)
+    assert leftovers(tmp_path) == [] and not target.exists()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from .files import DataError, atomic_write, cache_dir, exclusive, os_error
+from .files import DataError, atomic_write, cache_dir, exclusive, os_error, sweep_leftovers
 from .sets import ImageSet
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png"}
@@ -42,6 +42,8 @@ def read_image_folder(folder: str | os.PathLike, size: int = 32) -> ImageSet:
                     pixels = np.array(im.convert("RGB"))  # (H, W, 3) uint8
             except (UnidentifiedImageError, OSError):
                 raise DataError(f"cannot decode image {f.path!r}: the file is corrupt") from None
+            except Image.DecompressionBombError as e:  # declares millions of pixels: refused before decoding
+                raise DataError(f"image {f.path!r} is far too large: {e}".split(" could be ")[0]) from None
             if pixels.shape[:2] != (size, size):
                 h, w = pixels.shape[:2]
                 raise DataError(f"image {f.path!r} is {w}x{h}, expected {size}x{size}")
@@ -64,13 +66,17 @@ def cached_image_folder(folder: Path) -> ImageSet:
     stats = [(c, f.name, s.st_size, s.st_mtime_ns) for c, fs in files for f in fs for s in [f.stat()]]
     key = hashlib.sha256(repr((str(folder.resolve()), stats, "v2")).encode()).hexdigest()[:16]
     file = cache_dir() / f"imageset-{folder.name}-{key}.pt"
+    sweep_leftovers(cache_dir())
+    counts = {c: len(fs) for c, fs in files}
     with contextlib.suppress(Exception):  # the common case: a finished cache file, read without the lock
-        return read_imageset(file)
+        return read_imageset(file, counts)
     with exclusive(file.with_suffix(".lock")):
         if file.exists():  # another process may have written it while this one waited
             try:
-                return read_imageset(file)
-            except Exception as e:  # a truncated or foreign file fails in many ways; each is rebuilt
+                return read_imageset(file, counts)
+            except (
+                Exception
+            ) as e:  # truncated, foreign or poisoned: each fails in its own way; each is rebuilt
                 warnings.warn(
                     f"cache file {str(file)!r} is unreadable ({type(e).__name__}), rebuilding it",
                     stacklevel=3,
@@ -90,8 +96,9 @@ def write_imageset(file: Path, data: ImageSet) -> ImageSet:
     return data
 
 
-def read_imageset(file: Path) -> ImageSet:
-    """A cache file written by `write_imageset`; ValueError (or the loader's own error) for anything else."""
+def read_imageset(file: Path, counts: dict[str, int] | None = None) -> ImageSet:
+    """A cache file written by `write_imageset`; ValueError (or the loader's own error) for anything else,
+    also for one whose classes and images per class are not `counts` ({class: images}) when given."""
     with warnings.catch_warnings():  # torch's remarks on a foreign file: ours above says what matters
         warnings.simplefilter("ignore")
         d = torch.load(file, weights_only=True)
@@ -99,4 +106,9 @@ def read_imageset(file: Path) -> ImageSet:
     ok = not d and images.dtype == torch.uint8 and images.dim() == 4 and labels.dtype == torch.long
     if not (ok and labels.shape == images.shape[:1] and all(isinstance(c, str) for c in classes)):
         raise ValueError("not an ImageSet cache")
+    found = dict(zip(classes, torch.bincount(labels, minlength=len(classes)).tolist()))
+    if counts is not None and (
+        found != counts or len(found) != len(classes) or images.shape[-2:] != (32, 32)
+    ):
+        raise ValueError("the cache does not hold the folder's images")
     return ImageSet(images, labels, tuple(classes))
