@@ -7,16 +7,17 @@ validate their inputs before any work and never replace a finished run without `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 import torch
 
-from .data.files import DataError
-from .data.sets import MAX_PER_CLASS
+from .data.files import DataError, LockHeld, exclusive
+from .data.sets import MAX_PER_CLASS, check_count
+from .training.config import env_int
 
 
 def cmd_models(args: argparse.Namespace) -> None:
@@ -35,16 +36,16 @@ def cmd_models(args: argparse.Namespace) -> None:
         print(f"{r['name']:<18}{r['params'] / 1e6:>13.2f}M{r['macs'] / 1e6:>21.1f}M")
 
 
-def writable_dir(path: str) -> Path:
+def writable_dir(path: str, flag: str = "--out") -> Path:
     """Create `path` if needed and check a file can be written there, before hours of training."""
     if not path.strip():
-        raise ValueError("the output folder is empty; name one, e.g. --out runs/r20")
+        raise ValueError(f"the output folder is empty; name one, e.g. {flag} runs/r20")
     out = Path(path)
     try:
         out.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=out).close()
     except OSError as e:
-        raise PermissionError(f"cannot write to output folder {path!r}: {e.strerror or e}") from None
+        raise PermissionError(f"cannot write to output folder {path!r} ({flag}): {e.strerror or e}") from None
     return out
 
 
@@ -68,10 +69,8 @@ def load_data(args: argparse.Namespace):
     """(train, test) ImageSets from --synthetic, --data or RESNET_EDU_DATA, cut to --subset per class."""
     from .course.settings import lesson_data
 
-    if args.subset is not None and args.subset <= 0:
-        raise ValueError(f"--subset is a number of images per class and must be positive, got {args.subset}")
-    if args.subset is not None and args.subset > MAX_PER_CLASS:
-        raise ValueError(f"--subset is at most {MAX_PER_CLASS} images per class, got {args.subset}")
+    if args.subset is not None:  # argparse checks it too; this is for callers with a Namespace of their own
+        check_count("--subset", args.subset, MAX_PER_CLASS)
     n = args.subset or (500 if args.synthetic else None)
     try:
         train, test, source = lesson_data(
@@ -90,8 +89,12 @@ def load_data(args: argparse.Namespace):
     return train, test, source
 
 
-def train_named(names: list[str], args: argparse.Namespace) -> list:
-    """Train each model under the same config and data; save `OUT/<name>.json` and `OUT/<name>.pt`."""
+def train_named(names: list[str], args: argparse.Namespace, folders: tuple[str, ...] = ()) -> list:
+    """Train each model under the same config and data; save `OUT/<name>.json` and `OUT/<name>.pt`.
+
+    Every argument, the data and the sizes are checked before `--out` (or `--figures`, in `folders`)
+    is created; the run then holds a lock on `--out`, so a second run into it is refused. `--force`
+    replaces a finished run only once the new run has written its first checkpoint."""
     from .nets.models import build_model
     from .training.fit import TrainingDiverged
     from .training.seeded import diverged, train_models
@@ -100,30 +103,57 @@ def train_named(names: list[str], args: argparse.Namespace) -> list:
     cfg.resolved_device()  # a device this machine lacks fails now, before any data is read
     for name in names:
         build_model(name)  # an unknown name fails now, not after the first model trained
+    if not args.out.strip():
+        raise ValueError("the output folder is empty; name one, e.g. --out runs/r20")
+    train, test, source = load_data(args)
+    if cfg.batch_size // env_int("WORLD_SIZE", 1) > len(train):
+        raise ValueError(f"--batch-size {cfg.batch_size} is larger than the {len(train)} training images")
+    for flag in folders:
+        writable_dir(getattr(args, flag.strip("-")), flag)
     out = writable_dir(args.out)
+    try:
+        with exclusive(out / ".resnet_edu.lock", wait=False) if is_rank0() else contextlib.nullcontext():
+            check_out(out, names, args)
+            models = {name: (lambda name=name: build_model(name)) for name in names}
+            histories = train_models(
+                models,
+                train,
+                test,
+                cfg,
+                out=out,
+                resume=args.resume,
+                replace=args.force and not args.resume,
+                progress=True,
+                meta={"data": source},
+            )
+    except LockHeld:
+        raise ValueError(
+            f"another run is writing to {str(out)!r} now; wait for it or choose another --out"
+        ) from None
+    for h in diverged(histories):  # its partial history is saved beside its last good checkpoint
+        raise TrainingDiverged(h.meta["diverged_message"], h)
+    return histories
+
+
+def check_out(out: Path, names: list[str], args: argparse.Namespace) -> None:
+    """Refuse to overwrite a finished run without --force, and --resume where there is no checkpoint."""
     done = [p.name for name in names for p in (out / f"{name}.pt", out / f"{name}.json") if p.exists()]
     if done and not (args.resume or args.force):
         raise ValueError(
             f"{str(out)!r} already holds a run ({', '.join(done)}); pass --resume to "
             "continue it or --force to start over and replace it"
         )
-    if args.force and not args.resume:
-        for name in names:
-            for p in (out / f"{name}.pt", out / f"{name}.json"):
-                p.unlink(missing_ok=True)
-    train, test, source = load_data(args)
-    models = {name: (lambda name=name: build_model(name)) for name in names}
-    histories = train_models(
-        models, train, test, cfg, out=out, resume=args.resume, progress=True, meta={"data": source}
-    )
-    for h in diverged(histories):  # its partial history is saved beside its last good checkpoint
-        raise TrainingDiverged(h.meta["diverged_message"], h)
-    return histories
+    lone = [f"{n}.json" for n in names if (out / f"{n}.json").exists() and not (out / f"{n}.pt").exists()]
+    if args.resume and lone and not args.force:
+        raise ValueError(
+            f"cannot resume: {str(out)!r} holds {', '.join(lone)} but no checkpoint to continue from; "
+            "pass --force (without --resume) to replace that run"
+        )
 
 
 def is_rank0() -> bool:
     """True unless this is a non-zero rank under torchrun, which trains but writes and prints nothing."""
-    return int(os.environ.get("RANK", "0")) == 0
+    return env_int("RANK", 0) == 0
 
 
 def print_summary(histories: list, as_json: bool) -> None:
@@ -150,8 +180,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
-    figures = writable_dir(args.figures)
-    histories = train_named(args.models, args)
+    histories = train_named(args.models, args, folders=("--figures",))
+    figures = Path(args.figures)
     if not is_rank0():
         return
     import matplotlib
@@ -173,13 +203,6 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 def cmd_bench(args: argparse.Namespace) -> None:
     from . import bench
-
-    for flag in ("steps", "rounds", "grid", "n_images", "batch_size"):
-        value = getattr(args, flag)
-        if value is not None and value <= 0:
-            raise ValueError(f"--{flag.replace('_', '-')} must be positive, got {value}")
-    if args.warmup is not None and args.warmup < 0:
-        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
     from .training.config import TrainConfig
 
     TrainConfig(device=args.device or "auto").resolved_device()  # an unknown device: one line, now
@@ -218,7 +241,6 @@ def cmd_lessons(args: argparse.Namespace) -> None:
     from .course.lessons import run_lessons
     from .course.settings import setting
 
-    writable_dir(args.out)
     mode = args.setting or setting().name
     print(f"executing lessons headless ({mode} setting); executed copies go to {args.out}/", file=sys.stderr)
     try:
@@ -248,8 +270,8 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
     jobs = R.pick(R.manifest(args.manifest), args.only)
     out = Path(args.out)
     if not args.status:
-        if args.budget_s is not None and args.budget_s <= 0:
-            raise ValueError(f"--budget-s must be positive, got {args.budget_s}")
+        if args.budget_s is not None and not 0 < args.budget_s < float("inf"):  # NaN fails this too
+            raise ValueError(f"--budget-s must be a positive number of seconds, got {args.budget_s}")
         if args.manifest == "paper" and not torch.cuda.is_available():
             raise ValueError(
                 "the paper manifest trains for GPU-hours and needs a CUDA GPU; "

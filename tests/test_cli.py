@@ -29,13 +29,16 @@ def test_models_json_lists_paper_parameter_counts(capsys):
     "argv, message",
     [
         (["train", "--model", "resnet5", "--epochs", "1"], "unknown model 'resnet5'"),
-        (["train", "--model", "resnet20", "--epochs", "0"], "epochs must be positive"),
+        (
+            ["train", "--model", "resnet20", "--epochs", "0"],
+            "argument --epochs: must be a positive whole number",
+        ),
         (["train", "--model", "resnet20", "--epochs", "1", "--lr", "-0.1"], "learning rate"),
         (["compare", "resnet20", "nope", "--epochs", "1"], "unknown model 'nope'"),
         (["train", "--model", "resnet20", "--epochs", "1", "--data", "/no/such/cifar"], "does not exist"),
         (
             ["train", "--model", "resnet20", "--epochs", "1", "--synthetic", "--subset", "0"],
-            "must be positive",
+            "argument --subset: must be a whole number in 1..10000",
         ),
         (["train", "--model", "resnet20", "--epochs", "1", "--device", "bogus"], "unknown device 'bogus'"),
         (
@@ -48,9 +51,9 @@ def test_models_json_lists_paper_parameter_counts(capsys):
             marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
         ),
         (["train", "--model", "resnet20", "--epochs", "1", "--lr", "1e300"], "does not fit in float32"),
-        (["bench", "landscape", "--n-images", "0"], "--n-images must be positive"),
-        (["bench", "landscape", "--grid", "0"], "--grid must be positive"),
-        (["bench", "train", "--steps", "0"], "--steps must be positive"),
+        (["bench", "landscape", "--n-images", "0"], "argument --n-images: must be a whole number in 1.."),
+        (["bench", "landscape", "--grid", "0"], "argument --grid: must be a whole number in 1..1001"),
+        (["bench", "train", "--steps", "0"], "argument --steps: must be a positive whole number"),
         (["bench", "train", "--device", "bogus"], "unknown device"),
         (["repository", "https://gitlab.com/a/b"], "not a GitHub repository address"),
     ],
@@ -66,7 +69,8 @@ def test_unwritable_out_dir_fails_before_training(capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     code, _, err = run(capsys, "train", "--model", "resnet20", "--out", str(blocker / "run"), *TINY)
-    assert code == 2 and err.startswith("error: cannot write to output folder") and err.count("\n") == 1
+    assert code == 2 and err.splitlines()[-1].startswith("error: cannot write to output folder")
+    assert err.splitlines()[0].startswith("data: ") and err.count("\n") == 2  # the data line, then the error
 
 
 def test_error_from_a_real_process_has_no_traceback(tmp_path):
@@ -84,7 +88,7 @@ def test_error_from_a_real_process_has_no_traceback(tmp_path):
     ]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr == "error: epochs must be positive, got 0\n"
+    assert proc.stderr == "error: argument --epochs: must be a positive whole number, got 0\n"
 
 
 def test_train_writes_history_and_checkpoint_then_resumes(capsys, tmp_path):

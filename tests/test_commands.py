@@ -44,10 +44,12 @@ def test_train_config_takes_only_the_flags_given():
     assert cfg.channels_last is True
 
 
-@pytest.mark.parametrize("subset, message", [("0", "must be positive"), ("100000", "at most 10000")])
-def test_load_data_checks_the_subset_before_reading_anything(subset, message):
-    with pytest.raises(ValueError, match=message):
-        commands.load_data(args("train", "--model", "m", "--epochs", "1", "--out", "o", "--subset", subset))
+@pytest.mark.parametrize("subset", [0, 100000, 2.5])
+def test_load_data_checks_the_subset_before_reading_anything(subset):
+    namespace = args("train", "--model", "m", "--epochs", "1", "--out", "o", "--subset", "1")
+    namespace.subset = subset  # what argparse refuses; a caller's own Namespace can still hold it
+    with pytest.raises(DataError, match="--subset must be a positive whole number no larger than 10,000"):
+        commands.load_data(namespace)
 
 
 def test_load_data_without_cifar_names_the_synthetic_way_out(monkeypatch):

@@ -69,6 +69,8 @@ def run_lessons(
         raise FileNotFoundError(
             f"no lessons folder {str(directory)!r}: run the lessons from a clone of the course repository"
         )
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+        raise ValueError(f"timeout must be a positive whole number of seconds per cell, got {timeout!r}")
     if setting is not None and setting not in SETTINGS:
         raise ValueError(f"unknown setting {setting!r}; use one of {', '.join(SETTINGS)}")
     known = sorted(p.stem for p in directory.glob("*.ipynb"))
@@ -78,7 +80,10 @@ def run_lessons(
         raise ValueError(f"unknown lesson {(unknown or names)[0]!r}; known: {', '.join(known) or 'none'}")
     chosen = [lesson for lesson in known if any(lesson.startswith(n) for n in names)]
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PermissionError(f"cannot write to output folder {str(out)!r}: {e.strerror or e}") from None
     env_before = dict(os.environ)
     if setting is not None:
         os.environ["RESNET_EDU_SETTING"] = setting

@@ -49,16 +49,33 @@ def _read(path: Path) -> dict:
         raise ValueError(
             f"cannot resume: {str(path)!r} is not a readable checkpoint ({type(e).__name__})"
         ) from None
-    keys = ("model", "optimizer", "step", "epoch", "history", "rng_cpu")
-    if not isinstance(state, dict) or any(k not in state for k in keys):
+    types = {
+        "model": dict,
+        "optimizer": dict,
+        "step": int,
+        "epoch": int,
+        "history": dict,
+        "rng_cpu": torch.Tensor,
+    }
+    if not isinstance(state, dict) or any(not isinstance(state.get(k), t) for k, t in types.items()):
         raise ValueError(f"cannot resume: {str(path)!r} is not a resnet_edu checkpoint")
+    h = state["history"]
+    parts = {"records": list, "config": dict, "meta": dict}
+    damaged = [k for k, t in parts.items() if not isinstance(h.get(k), t)]
+    damaged += [k for k in ("step", "epoch") if isinstance(state[k], bool) or state[k] < 0]
+    damaged += [] if state["rng_cpu"].dtype == torch.uint8 else ["rng_cpu"]
+    damaged += [] if isinstance(state.get("rng_cuda", []), list) else ["rng_cuda"]
+    if damaged or not all(isinstance(r, dict) for r in h["records"]):
+        raise ValueError(
+            f"cannot resume: {str(path)!r} is a damaged checkpoint ({', '.join(damaged) or 'records'})"
+        )
     return state
 
 
 def _load_model_state(model: nn.Module, state: dict, path: Path) -> None:
     try:
         model.load_state_dict(state)
-    except RuntimeError:
+    except (RuntimeError, TypeError, AttributeError):
         raise ValueError(
             f"{str(path)!r} is a checkpoint for another model (its weights do not fit {type(model).__name__})"
         ) from None
@@ -78,11 +95,16 @@ def load_checkpoint(
     if changed:
         raise ValueError(f"cannot resume from {str(path)!r}: it was trained with other {', '.join(changed)}")
     _load_model_state(model, state["model"], path)
-    optimizer.load_state_dict(state["optimizer"])
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng_cpu"])
+        if state.get("rng_cuda") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+    except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as e:
+        raise ValueError(
+            f"cannot resume: {str(path)!r} is a damaged checkpoint ({type(e).__name__})"
+        ) from None
     history.records[:] = state["history"]["records"]
-    torch.set_rng_state(state["rng_cpu"])
-    if state["rng_cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng_cuda"])
     return state["step"], state["epoch"]
 
 

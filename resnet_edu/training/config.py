@@ -7,11 +7,14 @@ Variants are made with `dataclasses.replace(cfg, lr=0.05)`; the paper's CIFAR re
 from __future__ import annotations
 
 import math
+import numbers
+import os
 from dataclasses import dataclass
 
 import torch
 
 SCHEDULES = ("onecycle", "cosine", "step", "constant")
+MAX_SEED = 2**32 - 1  # the loader seeds torch.Generator with seed * 100_003 + epoch: this fits in 64 bits
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
@@ -38,10 +41,27 @@ class TrainConfig:
     device: str = "auto"  # "auto": cuda if available else cpu; or any torch device string
 
     def __post_init__(self) -> None:
+        if not isinstance(self.milestones, (tuple, list)):
+            raise ValueError(f"milestones must be a tuple of numbers, got {self.milestones!r}")
+        for name in ("epochs", "batch_size", "eval_every", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+        for name in ("lr", "momentum", "weight_decay", "label_smoothing", "warmup", *self.milestones):
+            value = getattr(self, name) if isinstance(name, str) else name
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                what = name if isinstance(name, str) else f"milestone {name!r} of {self.milestones}"
+                raise ValueError(f"{what} must be a finite number, got {value!r}")
         if self.epochs <= 0:
             raise ValueError(f"epochs must be positive, got {self.epochs}")
         if self.batch_size <= 0:
             raise ValueError(f"batch size must be positive, got {self.batch_size}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must lie in 0..{MAX_SEED} (2**32 - 1), got {self.seed}")
+        if not 0 <= self.momentum <= 1:
+            raise ValueError(f"momentum must lie in [0, 1], got {self.momentum}")
+        if any(m <= 0 for m in self.milestones):
+            raise ValueError(f"milestones must be positive (fractions < 1 or epochs), got {self.milestones}")
         if self.lr < 0 or not math.isfinite(self.lr):
             raise ValueError(f"learning rate must be a finite number >= 0, got {self.lr}")
         if self.lr > torch.finfo(torch.float32).max:  # the optimiser applies it in float32
@@ -58,10 +78,12 @@ class TrainConfig:
             raise ValueError(f"unknown precision {self.precision!r}; known: {', '.join(PRECISIONS)}")
         if self.eval_every <= 0:
             raise ValueError(f"eval_every must be positive, got {self.eval_every}")
+        if not isinstance(self.device, str):
+            raise ValueError(f"device must be a string such as 'cpu' or 'cuda', got {self.device!r}")
         if self.device != "auto":
             try:
                 torch.device(self.device)
-            except (RuntimeError, TypeError):
+            except (RuntimeError, TypeError, ValueError):
                 raise ValueError(f"unknown device {self.device!r}; use auto, cpu, cuda or cuda:N") from None
 
     def resolved_device(self) -> torch.device:
@@ -70,6 +92,10 @@ class TrainConfig:
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         device = torch.device(self.device)
+        if device.type == "mps" and torch.backends.mps.is_available():
+            return device
+        if device.type not in ("cpu", "cuda"):  # meta holds no numbers; mps, xla, ...: not in this torch
+            raise ValueError(f"device {self.device!r} cannot train here; use cpu or cuda (cuda:N)")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {self.device!r} asked for, but this machine has no CUDA GPU (use cpu)")
         if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
@@ -97,6 +123,17 @@ class TrainConfig:
         if device.type != "cuda":
             return "fp32"
         return "bf16" if torch.cuda.get_device_capability(device)[0] >= 8 else "fp16"
+
+
+def env_int(name: str, default: int) -> int:
+    """The whole number >= 0 in environment variable `name` (torchrun's RANK, WORLD_SIZE, LOCAL_RANK), or
+    `default` when unset or empty; a ValueError naming the variable otherwise."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ValueError(f"environment variable {name}={raw!r} must be a whole number >= 0")
+    return int(raw)
 
 
 def lr_at(cfg: TrainConfig, step: int, total_steps: int) -> float:

@@ -27,7 +27,7 @@ from ..data.loader import DeviceLoader
 from ..data.sets import ImageSet
 from ..nets.modules import preserved
 from .checkpoints import load_checkpoint, save_checkpoint
-from .config import TrainConfig, lr_at
+from .config import TrainConfig, env_int, lr_at
 from .evaluation import loss_sums
 from .records import History, Record, run_meta
 from .step import autocast_for, make_optimizer, train_step
@@ -83,6 +83,7 @@ def fit(
     name: str | None = None,
     callbacks: Sequence[Callback] = (),
     meta: dict | None = None,
+    on_checkpoint: Callable[[], None] | None = None,
 ) -> History:
     """Train `model` in place with SGD under `cfg`; return its per-epoch `History`.
 
@@ -90,7 +91,8 @@ def fit(
     `checkpoint`: written atomically after every finished epoch; with `resume=True` training
     continues from it (bit-identical to an uninterrupted run on the CPU), or starts fresh when
     the file does not exist yet. `callbacks` are called after every optimiser step with a `Step`.
-    `meta` adds to the history's description (for example the data source and the setting).
+    `meta` adds to the history's description (for example the data source and the setting);
+    `on_checkpoint()` is called after every checkpoint written.
     Under `torchrun` (WORLD_SIZE > 1) the model is wrapped in DistributedDataParallel, every rank
     trains on its shard, metrics are summed over ranks and only rank 0 writes the checkpoint.
     Raises `TrainingDiverged`, carrying the partial history, on a NaN/inf loss.
@@ -119,6 +121,11 @@ def fit(
     step, first_epoch = 0, 0
     if resume and Path(checkpoint).exists():
         step, first_epoch = load_checkpoint(checkpoint, model, optimizer, history)
+        if first_epoch > cfg.epochs:  # else the history would say epochs=N beside more than N records
+            raise ValueError(
+                f"cannot resume {str(checkpoint)!r} with epochs={cfg.epochs}: it has already finished "
+                f"{first_epoch} epochs; ask for at least that many"
+            )
     net = nn.parallel.DistributedDataParallel(model, device_ids=_ddp_ids(device)) if world > 1 else model
     scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
     net = torch.compile(net) if cfg.compile else net
@@ -134,8 +141,11 @@ def fit(
             began = time.perf_counter()
             sums, step = train_epoch(loop, train_loader, epoch, step, history, bar)
             train_s = time.perf_counter() - began
+            check_weights(model, epoch, step - 1, cfg, history)
             due = test_loader is not None and ((epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs)
             test_sums = evaluate_epoch(loop, test_loader) if due else None
+            if test_sums is not None and not bool(torch.isfinite(test_sums[0])):
+                diverge(history, epoch, step - 1, cfg, "the test loss became NaN/inf")
             wall = elapsed + time.perf_counter() - start
             history.records.append(
                 epoch_record(epoch, sums, test_sums, lr_at(cfg, step - 1, total), wall, train_s)
@@ -145,6 +155,8 @@ def fit(
             )
             if checkpoint is not None and rank == 0:  # outside the timed epoch
                 save_checkpoint(checkpoint, model, optimizer, step, epoch + 1, history)
+                if on_checkpoint is not None:
+                    on_checkpoint()
     finally:
         bar.close()  # before any error line is printed
     return history
@@ -227,21 +239,35 @@ def epoch_record(
 
 def _check_finite(bad_step: int, epoch: int, steps: int, cfg: TrainConfig, history: History) -> None:
     if bad_step >= 0:
-        history.meta.update(diverged=True, diverged_epoch=epoch + 1, diverged_step=epoch * steps + bad_step)
-        raise TrainingDiverged(
-            f"training diverged: the loss became NaN/inf at epoch {epoch + 1}, step {bad_step + 1}/{steps}; "
-            f"try a lower learning rate than {cfg.lr:g} (the last checkpoint holds the last good epoch)",
-            history,
-        )
+        what = f"the loss became NaN/inf at epoch {epoch + 1}, step {bad_step + 1}/{steps}"
+        diverge(history, epoch, epoch * steps + bad_step, cfg, what)
+
+
+def check_weights(model: nn.Module, epoch: int, step: int, cfg: TrainConfig, history: History) -> None:
+    """`TrainingDiverged` when a weight or a running statistic is NaN/inf (one host sync): a NaN
+    momentum or a huge step can spoil the weights while every batch's loss still looked finite."""
+    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    if tensors and not bool(torch.stack([t.detach().isfinite().all() for t in tensors]).all()):
+        diverge(history, epoch, step, cfg, f"the weights became NaN/inf in epoch {epoch + 1}")
+
+
+def diverge(history: History, epoch: int, step: int, cfg: TrainConfig, what: str) -> None:
+    """Mark `history` diverged at 0-based `epoch` and optimiser `step`; raise `TrainingDiverged`."""
+    history.meta.update(diverged=True, diverged_epoch=epoch + 1, diverged_step=step)
+    raise TrainingDiverged(
+        f"training diverged: {what}; try a lower learning rate than {cfg.lr:g} "
+        "(the last checkpoint holds the last good epoch)",
+        history,
+    )
 
 
 def _init_distributed(cfg: TrainConfig) -> tuple[int, int, torch.device]:
     """(rank, world size, device); joins the process group when torchrun set WORLD_SIZE > 1."""
     device = cfg.resolved_device()
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if env_int("WORLD_SIZE", 1) <= 1:
         return 0, 1, device
     if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        device = torch.device("cuda", env_int("LOCAL_RANK", 0))
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")

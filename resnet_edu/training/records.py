@@ -106,11 +106,31 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict) -> History:
+        """A History from `to_dict`'s dict; a ValueError for anything of another shape."""
+        shape = {"records": list, "config": dict, "meta": dict}
+        if not isinstance(d, dict) or any(not isinstance(d.get(k), t) for k, t in shape.items()):
+            raise ValueError("not a History (records, config and meta)")
+        if not all(isinstance(r, dict) for r in d["records"]):
+            raise ValueError("not a History (a record is not a dict)")
         return cls(d["records"], d["config"], d["meta"])
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """A History saved by `save`; a one-line ValueError naming `path` for a damaged or foreign file."""
+        d = read_json(path, "a History")
+        try:
+            return cls.from_dict(d)
+        except ValueError as e:
+            raise ValueError(f"{str(path)!r} is {e}") from None
+
+
+def read_json(path: str | os.PathLike, what: str) -> Any:
+    """The JSON in `path`; a one-line ValueError naming the file when it is not JSON (binary, truncated).
+    A History's reader says `what` it wanted in its error: "{path} is not {what} (...)"."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{str(path)!r} is not {what} ({type(e).__name__})") from None
 
 
 def summarize(history: History, target: float = 0.9) -> Record:
@@ -151,8 +171,10 @@ def load_results(path: str | os.PathLike) -> dict | None:
     path = Path(path)
     if not path.exists():
         return None
-    payload = json.loads(path.read_text())
-    meta = payload.get("meta", {})
+    payload = read_json(path, "a stored result")
+    if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
+        raise ValueError(f"{str(path)!r} is not a stored result (no records)")
+    meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
     payload["label"] = f"stored {meta.get('setting', 'full')} run ({origin(meta)})"
     return payload
 

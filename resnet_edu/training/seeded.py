@@ -24,7 +24,7 @@ from torch import nn
 
 from ..data.sets import ImageSet
 from ..nets.models import count_params
-from .config import TrainConfig
+from .config import TrainConfig, env_int
 from .fit import Callback, TrainingDiverged, fit
 from .records import History, Record
 
@@ -80,6 +80,7 @@ def train_networks(
     seeds: Sequence[int] | None = None,
     out: str | os.PathLike | None = None,
     resume: bool = False,
+    replace: bool = False,
     progress: bool = False,
     callbacks: Callable[[nn.Module, str, int], Sequence[Callback]] | None = None,
     meta: dict | None = None,
@@ -90,6 +91,8 @@ def train_networks(
     A run that diverges ends there: its History keeps the epochs before and says diverged=True (and
     where); the other runs go on. With `out`, each run's checkpoint and history are written to
     `out/<model>[_s<seed>].pt/.json` (a diverged run's history beside its last good checkpoint).
+    With `replace`, a run already in `out` is replaced only once the new run has written its first
+    checkpoint: its history goes then, and a new run that diverges before leaves the old one whole.
     `callbacks(net, name, seed)` gives a run's per-step callbacks (e.g. a `GradientRecorder`). Each
     History's meta holds model, seed and params, plus `meta`.
     """
@@ -103,6 +106,13 @@ def train_networks(
         extra = {"params": count_params(net)} | (meta or {})
         steps = callbacks(net, name, seed) if callbacks else ()
         run_cfg = dataclasses.replace(configs[name], seed=seed)
+        old, wrote = None if out is None else Path(out) / f"{stem}.json", []
+
+        def replaced() -> None:  # the first checkpoint is written: the old run's history goes now
+            wrote.append(True)
+            if replace:
+                old.unlink(missing_ok=True)
+
         try:
             h = fit(
                 net,
@@ -119,7 +129,7 @@ def train_networks(
         except TrainingDiverged as e:
             h = e.history
             h.meta["diverged_message"] = str(e)
-        if out is not None and int(os.environ.get("RANK", "0")) == 0:
+        if out is not None and env_int("RANK", 0) == 0:
             h.save(Path(out) / f"{stem}.json")
         trained[name, seed] = Trained(net, h)
         return h
