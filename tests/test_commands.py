@@ -79,9 +79,13 @@ def test_train_named_refuses_to_replace_a_finished_run_and_keeps_a_diverged_ones
     (tmp_path / "resnet20.json").write_text("{}")
     with pytest.raises(ValueError, match="already holds a run"):
         commands.train_named(["resnet20"], args(*base, *out))
-    with pytest.raises(TrainingDiverged, match="diverged"):
+    with pytest.raises(TrainingDiverged, match="diverged.*the run already in .* was kept"):
         commands.train_named(["resnet20"], args(*base, *out, "--force", "--lr", "1e30"))
-    assert History.load(tmp_path / "resnet20.json").meta["diverged"] is True
+    assert (tmp_path / "resnet20.json").read_text() == "{}"  # no checkpoint of the new run: the old one stays
+    fresh = ["--out", str(tmp_path / "fresh")]
+    with pytest.raises(TrainingDiverged, match="diverged"):
+        commands.train_named(["resnet20"], args(*base, *fresh, "--lr", "1e30"))
+    assert History.load(tmp_path / "fresh" / "resnet20.json").meta["diverged"] is True
 
 
 def test_an_unknown_model_or_device_fails_before_any_data_is_read(tmp_path, monkeypatch):

@@ -183,7 +183,7 @@ def test_directions_for_another_model_and_empty_grids_are_refused():
     name = next(iter(d))
     with pytest.raises(ValueError, match="has shape"):
         L.evaluate_surface(small, DATA, [d | {name: torch.zeros(())}], [np.zeros(1)])
-    with pytest.raises(ValueError, match="positive number of points"):
+    with pytest.raises(ValueError, match="points per axis.* must be a positive whole number"):
         L.random_plane(small, DATA, grid=0)
-    with pytest.raises(ValueError, match="positive number of points"):
+    with pytest.raises(ValueError, match="points per axis.* must be a positive whole number"):
         L.random_line(small, DATA, steps=-1)

@@ -105,6 +105,9 @@ def test_training_curves_panel_draws_accuracy_and_a_log_loss_for_each_model():
     train_b = [line for line in loss.get_lines() if line.get_label() == "b train"][0]
     assert list(train_b.get_ydata()) == [2.0, 1.0] and train_b.get_linestyle() == "--"
     assert len(acc.get_lines()) == 4  # train and test of both models
+    assert acc.get_legend() is None and loss.get_legend() is None  # one legend, outside the panels
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["a train", "a test", "b train", "b test"]
 
 
 def test_placements_panel_draws_the_curves_the_final_losses_and_the_errors():

@@ -158,14 +158,19 @@ def training_curves(histories: Any, *, label: str) -> Figure:
     """Accuracy (left) and cross-entropy loss (right) per epoch, train dashed and test solid, one colour
     per model (He et al. 2015, Fig. 6), loss on a log axis so that an early, large test loss does not
     flatten the rest; `label`, the figure's title, names the run. `histories`: what
-    `plots.plot_training_curves` takes; `training.history_rows` of several seeds draws mean ± sd bands."""
+    `plots.plot_training_curves` takes; `training.history_rows` of several seeds draws mean ± sd bands.
+    One legend below both panels, where it covers no curve."""
     if isinstance(histories, Mapping):
         histories = dict(histories)
-    fig, (acc, loss) = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, (acc, loss) = plt.subplots(1, 2, figsize=(12, 5.2), layout="constrained")
     plots.plot_training_curves(histories, metric="acc", ax=acc)
     plots.plot_training_curves(histories, metric="loss", ax=loss)
     acc.set(title="Accuracy (dashed: train, solid: test)", ylabel="accuracy")
     loss.set(title="Cross-entropy loss (dashed: train, solid: test)", ylabel="loss (log)", yscale="log")
+    handles, labels = acc.get_legend_handles_labels()
+    for ax in (acc, loss):
+        ax.get_legend().remove()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 4), fontsize=9)
     fig.suptitle(label)
     return fig
 

@@ -135,8 +135,8 @@ def status(jobs: list[Job], out: Path) -> list[Record]:
     for j in jobs:
         done, ours = j.result(out).exists(), None
         if done and j.kind == "train":
-            acc = History.load(j.result(out)).records[-1]["test_acc"]
-            ours = None if acc is None else 100 * (1 - acc)
+            acc = finished(j.result(out)).records[-1].get("test_acc")
+            ours = 100 * (1 - acc) if isinstance(acc, (int, float)) else None
         rows.append(
             dict(
                 job=j.name,
@@ -148,6 +148,14 @@ def status(jobs: list[Job], out: Path) -> list[Record]:
             )
         )
     return rows
+
+
+def finished(path: Path) -> History:
+    """A train job's stored History; a one-line ValueError naming the file when it holds no epochs."""
+    h = History.load(path)
+    if not h.records:
+        raise ValueError(f"{str(path)!r} holds no finished epoch; delete it to run its job again")
+    return h
 
 
 class OutOfTime(Exception):

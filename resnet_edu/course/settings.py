@@ -18,7 +18,7 @@ import torch
 
 from ..data.downloads import downloaded_from
 from ..data.files import DataError
-from ..data.sets import ImageSet, balanced_subset, downsample, synthetic_cifar
+from ..data.sets import ImageSet, balanced_subset, check_positive, downsample, synthetic_cifar
 from ..data.sources import load_cifar10
 from ..training.records import (
     History,
@@ -110,6 +110,9 @@ def lesson_data(
     images outright. With `fallback`, a missing CIFAR-10 gives synthetic images and a source line
     starting with "!!!"; without it, the `DataError`. The CLI and the lessons both load through here.
     """
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if n is not None:
+            check_positive(name, n, whole=True)  # images per class; balanced_subset checks the upper end
     source = None
     if not synthetic:
         try:
@@ -241,6 +244,8 @@ def start(lesson: str, *, seed: int = 0) -> Start:
     gpu and paper: all of CIFAR-10, with no synthetic fallback."""
     from .plots import set_style
 
+    if not isinstance(lesson, str) or lesson[:2] not in QUICK_DATA:
+        raise ValueError(f"lesson must name a lesson, '01' to '06' (or '01_...'), got {lesson!r}")
     set_style()
     torch.manual_seed(seed)
     s = setting()

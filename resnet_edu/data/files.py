@@ -20,6 +20,7 @@ import tarfile
 import tempfile
 import time
 import warnings
+import zipfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -104,6 +105,16 @@ def write_json(obj: Any, path: str | os.PathLike) -> Path:
 def write_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     """Arrays as an uncompressed `.npz`, written atomically."""
     return atomic_write(Path(path).with_suffix(".npz"), lambda f: np.savez(f, **arrays))
+
+
+def read_npz(path: str | os.PathLike, keys: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
+    """The arrays `keys` of an `.npz` (no pickles); a one-line ValueError naming `path` when it is not
+    `what` (not a zip, truncated, a key missing)."""
+    try:
+        with np.load(Path(path), allow_pickle=False) as f:
+            return {k: f[k] for k in keys}
+    except (ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{str(path)!r} is not {what} ({type(e).__name__})") from None
 
 
 def cache_dir() -> Path:

@@ -6,6 +6,7 @@ images as uint8 (N, 3, H, W), four times smaller than floats, normalised only on
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -88,6 +89,22 @@ def check_count(name: str, value: int, limit: int) -> None:
     """A `DataError` naming `name` unless `value` is a whole number in 1..limit."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 < value <= limit:
         raise DataError(f"{name} must be a positive whole number no larger than {limit:,}, got {value!r}")
+
+
+def check_positive(name: str, value, *, whole: bool = False) -> None:
+    """A `ValueError` naming `name` unless `value` is a positive finite number (a whole one with `whole`):
+    NaN, inf, bools, strings and, with `whole`, fractions are refused."""
+    kind = numbers.Integral if whole else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a positive {'whole' if whole else 'finite'} number, got {value!r}")
+
+
+def finite_pair(name: str, value) -> tuple[float, float]:
+    """`value` as two finite floats (a range's ends); a `ValueError` naming `name` otherwise."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(pair) != 2 or not all(isinstance(v, numbers.Real) and math.isfinite(v) for v in pair):
+        raise ValueError(f"{name} must be two finite numbers (from, to), got {value!r}")
+    return float(pair[0]), float(pair[1])
 
 
 def check_labels(data: ImageSet) -> None:

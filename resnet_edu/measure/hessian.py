@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.sets import check_positive
 from ..nets.modules import preserved
 from ..training.records import Record
 
@@ -29,6 +30,11 @@ def _hvp_operator(
 ) -> tuple[float, Vector, Callable[[Vector], Vector]]:
     """Loss, parameters and v -> Hv by double backprop (Pearlmutter 1994): Hv = d<dL/dtheta, v>/dtheta."""
     params = [p for p in model.parameters() if p.requires_grad]
+    if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)) or len(x) == 0 or len(x) != len(y):
+        n = [len(t) if isinstance(t, torch.Tensor) else type(t).__name__ for t in (x, y)]
+        raise ValueError(
+            f"x and y must be tensors of one or more images and as many labels, got {n[0]} and {n[1]}"
+        )
     if not params:
         raise ValueError(f"{type(model).__name__} has no trainable parameters: its Hessian is empty")
     loss = loss_fn(model(x), y)
@@ -47,8 +53,8 @@ def _dot(a: Vector, b: Vector) -> torch.Tensor:
 
 def _power_iteration(params: Vector, hvp: Callable, iters: int, tol: float, seed: int) -> float:
     """v^T H v of the unit vector power iteration converges to; stops at a relative change < tol."""
-    if iters <= 0:
-        raise ValueError(f"iters must be a positive number of power iterations, got {iters}")
+    check_positive("iters (power iterations)", iters, whole=True)
+    check_positive("tol", tol)
     g = torch.Generator().manual_seed(seed)
     v = [torch.randn(p.shape, generator=g).to(p) for p in params]
     eig = 0.0
@@ -68,8 +74,7 @@ def _lanczos(params: Vector, hvp: Callable, steps: int, seed: int) -> tuple[floa
     """Smallest and largest Ritz values of `steps` Lanczos iterations with full reorthogonalisation
     (Golub & Van Loan, Sec. 10.1). Both lie inside the spectrum: the smallest is >= lambda_min and the
     largest <= lambda_max, and both extremes converge first."""
-    if steps <= 0:
-        raise ValueError(f"steps must be a positive number of Lanczos iterations, got {steps}")
+    check_positive("steps (Lanczos iterations)", steps, whole=True)
     g = torch.Generator().manual_seed(seed)
     flat = torch.cat([torch.randn(p.numel(), generator=g, dtype=torch.float64) for p in params])
     sizes, basis, alphas, betas = [p.numel() for p in params], [], [], []
@@ -98,8 +103,7 @@ def _lanczos(params: Vector, hvp: Callable, steps: int, seed: int) -> tuple[floa
 def _hutchinson(params: Vector, hvp: Callable, n_samples: int, seed: int) -> tuple[float, float]:
     """Mean of v^T H v over Rademacher vectors v, an unbiased estimate of tr(H) (Hutchinson 1989),
     and its standard error (sample sd / sqrt(n_samples); 0 for a single sample)."""
-    if n_samples <= 0:
-        raise ValueError(f"n_samples must be a positive number of Rademacher vectors, got {n_samples}")
+    check_positive("n_samples (Rademacher vectors)", n_samples, whole=True)
     g = torch.Generator().manual_seed(seed)
     samples = []
     for _ in range(n_samples):

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.files import write_npz
-from ..data.sets import ImageSet
+from ..data.files import read_npz, write_npz
+from ..data.sets import ImageSet, check_positive, finite_pair
 from ..data.tensors import as_tensors, batches
 from ..nets.fold import fold_bn
 from ..nets.modules import preserved
@@ -57,12 +57,13 @@ class Surface:
     @classmethod
     def load(cls, path: str | Path) -> Surface:
         """Read a `Surface` written by `save`."""
-        with np.load(Path(path), allow_pickle=False) as f:
-            betas = f["betas"] if f["betas"].size else None
-            return cls(f["alphas"], f["loss"], f["accuracy"], betas, json.loads(str(f["meta"])))
-
-
-# ---- directions -----------------------------------------------------------------------------
+        f = read_npz(path, ("alphas", "betas", "loss", "accuracy", "meta"), "a stored Surface")
+        betas = f["betas"] if f["betas"].size else None
+        grid = (len(f["alphas"]),) if betas is None else (len(f["alphas"]), len(betas))
+        meta = json.loads(str(f["meta"])) if f["meta"].dtype.kind == "U" else None  # ours: a JSON string
+        if f["loss"].shape != grid or f["accuracy"].shape != grid or not isinstance(meta, dict):
+            raise ValueError(f"{str(path)!r} is not a stored Surface (its arrays or meta do not fit)")
+        return cls(f["alphas"], f["loss"], f["accuracy"], betas, meta)
 
 
 def filter_normalize(direction: Direction, model: nn.Module, *, keep_1d: bool = False) -> Direction:
@@ -91,9 +92,6 @@ def random_direction(model: nn.Module, *, seed: int = 0, keep_1d: bool = False) 
         n: torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device) for n, p in model.named_parameters()
     }
     return filter_normalize(d, model, keep_1d=keep_1d)
-
-
-# ---- evaluation -----------------------------------------------------------------------------
 
 
 @torch.no_grad()
@@ -219,8 +217,9 @@ def _surface(model, data, directions, coords, meta, **evaluation) -> Surface:
 
 def _axis(span: float, n: int) -> np.ndarray:
     """n points over [-span, span]; the middle one exactly 0 when n is odd (a single point is 0)."""
-    if n <= 0:
-        raise ValueError(f"a surface needs a positive number of points per axis (grid/steps), got {n}")
+    check_positive("grid (points per axis)", n, whole=True)
+    if span != 0:  # 0: every point at the trained weights; NaN, inf and negative spans are refused
+        check_positive("span", span)
     axis = np.linspace(-span, span, n) if n > 1 else np.zeros(1)
     axis[n // 2] = 0.0 if n % 2 else axis[n // 2]
     return axis
@@ -246,7 +245,8 @@ def interpolate(
             "the two models have different parameters; interpolate between the same architecture"
         )
     d = {n: (b[n] - a[n]).detach() for n in a if a[n].is_floating_point()}
-    ts = np.linspace(span[0], span[1], steps)
+    check_positive("steps", steps, whole=True)
+    ts = np.linspace(*finite_pair("span", span), steps)
     meta = dict(kind="interpolation", seed=None, grid=steps, span=list(span), keep_1d=True, label=label)
     return _surface(model_a, data, [d], [ts], meta, **evaluation)
 

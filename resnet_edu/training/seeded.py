@@ -125,10 +125,15 @@ def train_networks(
                 name=name,
                 callbacks=steps,
                 meta=extra,
+                on_checkpoint=replaced,
             )
         except TrainingDiverged as e:
             h = e.history
             h.meta["diverged_message"] = str(e)
+            if replace and not wrote:  # nothing new to keep: the old run stays whole
+                h.meta["diverged_message"] += f"; the run already in {str(out)!r} was kept"
+                trained[name, seed] = Trained(net, h)
+                return h
         if out is not None and env_int("RANK", 0) == 0:
             h.save(Path(out) / f"{stem}.json")
         trained[name, seed] = Trained(net, h)
