@@ -66,7 +66,9 @@ def test_the_surface_viewer_defaults_to_a_log_colour_scale():
     grid = np.linspace(-1, 1, 5)
     plane = Surface(grid, 1 + 100 * np.add.outer(grid**2, grid**2), np.zeros((5, 5)), grid, {})
     fig = widgets.landscape_viewer(plane, static=True)
-    assert colorbar_label(fig) == "log10 loss"
+    assert colorbar_label(fig) == "loss (log scale)"
+    bar = next(ax for ax in fig.axes if ax.get_label() == "<colorbar>")
+    assert bar.yaxis.get_major_formatter()(1.0, 0) == "10"  # the ticks read as losses, not log10 losses
     assert colorbar_label(widgets.landscape_viewer(plane, log=False, static=True)) == "loss"
     plt.close("all")
 

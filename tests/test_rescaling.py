@@ -51,3 +51,11 @@ def test_every_block_can_be_rescaled_and_the_demo_shows_raw_lines_differ_and_nor
     assert apart("filter-normalised") < 1e-4  # the same function, the same picture
     assert apart("raw direction") > 100 * apart("filter-normalised")  # the raw direction is fooled
     assert not model.training  # the model is left as it was
+
+
+def test_curve_gaps_is_the_largest_relative_difference_per_kind():
+    demo = {
+        "raw": {"a": np.array([1.0, 2.0, 4.0]), "b": np.array([1.0, 3.0, 2.0])},
+        "fn": {"a": np.ones(3), "b": np.ones(3)},
+    }
+    assert L.curve_gaps(demo) == {"raw": 1.0, "fn": 0.0}  # |4 - 2| / 2 at the last point

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from ..measure.landscape import Surface
 from ..training.records import Record
@@ -42,7 +43,13 @@ def _grid(surface: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _zlabel(log: bool) -> str:
-    return "log10 loss" if log else "loss"
+    return "loss (log scale)" if log else "loss"
+
+
+def _loss_ticks(axis: Any) -> None:
+    """Label an axis that holds log10 loss with the loss itself (a tick at 0.5 reads 3.16): the reader
+    sees losses, spaced on a log scale."""
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{10**v:.3g}"))
 
 
 def plot_landscape_contour(
@@ -60,7 +67,9 @@ def plot_landscape_contour(
     z = _values(surface, log, clip)
     if filled:
         filled_cs = ax.contourf(a, b, z, levels=levels, cmap="viridis")
-        ax.figure.colorbar(filled_cs, ax=ax, label=_zlabel(log))
+        bar = ax.figure.colorbar(filled_cs, ax=ax, label=_zlabel(log))
+        if log:
+            _loss_ticks(bar.ax.yaxis)
     ax.contour(a, b, z, levels=levels, colors="k" if filled else None, linewidths=0.5, alpha=0.6)
     ax.plot(0, 0, "w+" if filled else "k+", markersize=10)
     ax.set(
@@ -89,6 +98,8 @@ def plot_landscape_3d(
     z = _values(surface, log, clip)
     ax.plot_surface(a, b, z, cmap="viridis", vmin=vmin, vmax=vmax, linewidth=0, antialiased=True)
     ax.set(xlabel="a", ylabel="b", zlabel=_zlabel(log), title=surface.meta.get("label"))
+    if log:
+        _loss_ticks(ax.zaxis)
     return ax
 
 
@@ -166,15 +177,15 @@ def shared_log_levels(surfaces: Mapping[str, Any], n: int = 21) -> np.ndarray:
 
 
 def surface_contours(planes: Mapping[str, Any]) -> Figure:
-    """Filled contours of log10 loss of 2-D surfaces side by side on one colour scale (Li et al. 2018,
-    Fig. 5)."""
+    """Filled contours of 2-D surfaces side by side on one log colour scale whose ticks read as losses
+    (Li et al. 2018, Fig. 5)."""
     levels = shared_log_levels(planes)
     fig, axes = plt.subplots(1, len(planes), figsize=(6.75 * len(planes), 5.2), squeeze=False)
     for ax, surf in zip(axes[0], planes.values()):
         surf = as_surface(surf)
         plot_landscape_contour(surf, levels=levels, log=True, ax=ax)
         ax.set(
-            title=f"{surf.meta['label']}: log10 training loss",
+            title=f"{surf.meta['label']}: training loss",
             xlabel="a (direction 1)",
             ylabel="b (direction 2)",
         )
@@ -192,7 +203,13 @@ def surface_3d(planes: Mapping[str, Any]) -> Figure:
         surf = as_surface(surf)
         ax = fig.add_subplot(1, len(planes), k + 1, projection="3d")
         plot_landscape_3d(surf, log=True, vmin=lo, vmax=hi, ax=ax)
-        ax.set(title=surf.meta["label"], xlabel="a", ylabel="b", zlabel="log10 training loss", zlim=(lo, hi))
+        ax.set(
+            title=surf.meta["label"],
+            xlabel="a",
+            ylabel="b",
+            zlabel="training loss (log scale)",
+            zlim=(lo, hi),
+        )
     return fig
 
 

@@ -13,6 +13,7 @@ the network as it found it.
     landscape    filter-normalised directions and loss surfaces (Li et al. 2018)
     rescaling    the same function with rescaled weights: why directions are filter-normalised
     descent      one SGD step against its Taylor prediction eta ||g||^2
+    walls        how high the loss rises one filter-norm away, along several directions per net
 """
 
 from . import (
@@ -28,6 +29,7 @@ from . import (
     rescaling,
     trends,
     variance,
+    walls,
 )
 
 __all__ = [
@@ -43,4 +45,5 @@ __all__ = [
     "rescaling",
     "trends",
     "variance",
+    "walls",
 ]

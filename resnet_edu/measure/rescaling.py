@@ -74,3 +74,14 @@ def rescaling_demo(
         demo["raw direction"][label] = evaluate_surface(net, data, [raw], [line.alphas])[0]
         demo["filter-normalised"][label] = line.loss
     return line.alphas, demo, difference
+
+
+def curve_gaps(demo: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
+    """Per kind of direction in `rescaling_demo`'s output, the largest relative difference between the
+    two copies' loss curves, max |l1 - l2| / min(l1, l2): near 0 where the picture ignores the
+    rescaling (filter-normalised), large where it does not (raw)."""
+    gaps = {}
+    for kind, curves in demo.items():
+        first, second = (np.asarray(c, dtype=float) for c in curves.values())
+        gaps[kind] = float((np.abs(first - second) / np.minimum(first, second)).max())
+    return gaps
