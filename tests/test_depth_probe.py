@@ -48,3 +48,39 @@ def test_weight_layer_inputs_sees_raw_and_normalised_inputs():
     assert rows[0]["rms"] == pytest.approx(float(x.pow(2).mean().sqrt()), rel=1e-6)  # the raw input
     assert rows[1]["rms"] == pytest.approx(1.0, abs=1e-3)  # a BN output in train mode: mean 0, variance 1
     assert not net.training and all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_variance_law_predicts_linear_growth_and_flags_what_is_not_linear():
+    rows = [  # placement "lin": ||x_L||^2 = 1 + 0.5 L exactly; "geo": ||x_L|| doubles per block
+        dict(placement=p, seed=0, depth=d, signal=(1 + 0.5 * d) ** 0.5 if p == "lin" else 2.0**d)
+        for p in ("lin", "geo")
+        for d in (1, 3, 9, 27)
+    ]
+    law = depth_probe_mod.variance_law(rows, fit=(1, 3))
+    assert [(r["placement"], r["depth"]) for r in law] == [("lin", 9), ("lin", 27), ("geo", 9), ("geo", 27)]
+    lin = [r for r in law if r["placement"] == "lin"]
+    assert all(r["c"] == pytest.approx(0.5) and r["off"] == pytest.approx(1.0) for r in lin)
+    geo = [r for r in law if r["placement"] == "geo"]  # c = (64 - 4) / 2 = 30: sqrt(4 + 30 * 8) at L = 9
+    assert geo[0]["predicted"] == pytest.approx(244**0.5) and geo[0]["off"] == pytest.approx(512 / 244**0.5)
+    summary = {r["placement"]: r for r in depth_probe_mod.law_summary(law, tolerance=0.1)}
+    assert (summary["lin"]["held"], summary["lin"]["seeds"]) == (1, 1)
+    assert summary["geo"]["held"] == 0 and summary["geo"]["lowest"] > 30
+
+
+def test_variance_law_leaves_a_shrinking_stream_without_a_prediction():
+    rows = [dict(placement="b", seed=s, depth=d, signal=1.0 / d) for s in (0, 1) for d in (1, 2, 10)]
+    law = depth_probe_mod.variance_law(rows, fit=(1, 2))  # c = (1/4 - 1) / 1 < 0: 1 + c * 9 < 0 at L = 10
+    assert [r["off"] for r in law] == [None, None]
+    (summary,) = depth_probe_mod.law_summary(law)
+    assert summary["held"] == 0 and summary["seeds"] == 2
+
+
+def test_gradient_gap_compares_one_placement_with_the_rest_per_seed():
+    rows = [
+        dict(placement=p, seed=s, depth=d, grad_ratio=v * (s + 1))
+        for s in (0, 1)
+        for d in (1, 9)
+        for p, v in (("b", 1e6 if d == 9 else 1.0), ("x", 2.0), ("y", 8.0))
+    ]
+    gaps = depth_probe_mod.gradient_gap(rows, depth=9, odd="b")
+    assert [(g["seed"], g["gap"], g["spread"]) for g in gaps] == [(0, 1e6 / 8, 4.0), (1, 1e6 / 8, 4.0)]

@@ -124,7 +124,7 @@ def skip_scale_explorer(
     static: bool | None = None,
 ) -> Any:
     """Sliders for the shortcut scale lambda and the branch gain g, redrawing ||dE/dx_0|| / ||dE/dx_L||
-    against depth for x_{l+1} = lambda x_l + g F(x_l), with lambda^L dotted (Identity Mappings, Eq. 7;
+    against depth for x_{l+1} = lambda x_l + g F(x_l), with lambda^L dotted (Identity Mappings, Eq. 8;
     `identities.skip_scale_gradients`). 54 blocks is ResNet-110. `static=True` forces the fallback
     figure (the given `lam` and `branch_gain`); None decides by `widgets_available()`.
     """

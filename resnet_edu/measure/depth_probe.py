@@ -107,3 +107,63 @@ def conv_input_rms(models: Builders, x: torch.Tensor, *, seeds: Sequence[int] = 
         return rows
 
     return over_seeds(models, seeds, run)
+
+
+def variance_law(rows: Sequence[Record], *, fit: tuple[int, int] = (1, 9)) -> list[Record]:
+    """The linear-variance law, calibrated on two depths of `depth_probe` rows, predicting the others.
+
+    If every block adds about the same variance c to the stream (a BN inside the branch fixes the
+    branch's scale and nothing after the addition rescales the sum; De & Smith 2020, Sec. 3), then
+    ||x_L||^2 grows linearly in L. Per placement and seed, c is read off the signal s at the two depths
+    (a, b) of `fit`, c = (s_b^2 - s_a^2) / (b - a), and the law predicts s_L = sqrt(s_a^2 + c (L - a))
+    at every depth beyond b: a prediction that fails where the law does not hold. Rows: placement,
+    seed, depth, c, signal, predicted, off (signal / predicted, 1 where the law holds; None where the
+    prediction is not positive).
+    """
+    a, b = fit
+    signal = {(r["placement"], r["seed"], r["depth"]): r["signal"] for r in rows}
+    out = []
+    for placement, seed in dict.fromkeys((r["placement"], r["seed"]) for r in rows):
+        s_a, s_b = signal[(placement, seed, a)], signal[(placement, seed, b)]
+        c = (s_b**2 - s_a**2) / (b - a)
+        for depth in sorted(d for p, s, d in signal if (p, s) == (placement, seed) and d > b):
+            square = s_a**2 + c * (depth - a)
+            predicted = square**0.5 if square > 0 else None
+            measured = signal[(placement, seed, depth)]
+            off = measured / predicted if predicted else None
+            out.append(
+                dict(placement=placement, seed=seed, depth=depth, c=c, signal=measured)
+                | dict(predicted=predicted, off=off)
+            )
+    return out
+
+
+def law_summary(law: Sequence[Record], *, tolerance: float = 0.15) -> list[Record]:
+    """Per placement of `variance_law` rows: in how many seeds every prediction holds within
+    `tolerance` (|off - 1| <= tolerance at every depth), and the smallest and largest off over depths
+    and seeds. Rows: placement, held, seeds, lowest, highest."""
+    out = []
+    for placement in dict.fromkeys(r["placement"] for r in law):
+        mine = [r for r in law if r["placement"] == placement]
+        seeds = list(dict.fromkeys(r["seed"] for r in mine))
+        offs = [r["off"] if r["off"] is not None else float("inf") for r in mine]
+        held = sum(
+            all(r["off"] is not None and abs(r["off"] - 1) <= tolerance for r in mine if r["seed"] == s)
+            for s in seeds
+        )
+        out.append(
+            dict(placement=placement, held=held, seeds=len(seeds), lowest=min(offs), highest=max(offs))
+        )
+    return out
+
+
+def gradient_gap(rows: Sequence[Record], *, depth: int, odd: str = "bn_after_addition") -> list[Record]:
+    """Per seed of `depth_probe` rows at `depth`: how far the `odd` placement's gradient ratio lies from
+    the others. Rows: seed, gap (odd's ratio / the largest other's), spread (the largest other's / the
+    smallest other's)."""
+    out = []
+    for seed in dict.fromkeys(r["seed"] for r in rows):
+        at = {r["placement"]: r["grad_ratio"] for r in rows if r["seed"] == seed and r["depth"] == depth}
+        others = [v for p, v in at.items() if p != odd]
+        out.append(dict(seed=seed, gap=at[odd] / max(others), spread=max(others) / min(others)))
+    return out

@@ -2,10 +2,11 @@
 
 Eq. 4: x_L = x_l + sum_{i=l}^{L-1} F(x_i) for blocks with nothing after the addition.
 Eq. 5: dE/dx_l = dE/dx_L (1 + d/dx_l sum_i F(x_i)), checked against autograd.
-Eq. 7: a shortcut scaled by lambda multiplies the gradient by prod lambda.
+Eq. 6-8: a shortcut scaled by lambda, x_{l+1} = lambda x_l + F(x_l) (Eq. 6), gives
+x_L = (prod lambda) x_l + sum F-hat (Eq. 7) and multiplies the direct gradient term by prod lambda (Eq. 8).
 Each function returns tidy records (one dict per block or depth). Errors are relative L2 errors,
 ||measured - predicted|| / ||measured||, so every table reads on one scale. Eq. 4 and Eq. 7 are
-predictions that can fail (the original block breaks Eq. 4); Eq. 5's split of autograd's gradient
+code checks that can fail (the original block breaks Eq. 4); Eq. 5's split of autograd's gradient
 into a direct and a branch term holds by construction: it checks the code, not the paper.
 The networks are `nets.block_stack`s: same-shape blocks in float64.
 """
@@ -79,7 +80,7 @@ def skip_scale_gradients(
     seed: int = 0,
 ) -> list[Record]:
     """||dE/dx_0|| / ||dE/dx_L|| for x_{l+1} = lambda x_l + g F(x_l), against lambda^L (Identity Mappings,
-    Eq. 7: a scaled shortcut multiplies the gradient by prod lambda).
+    Eq. 8: a scaled shortcut multiplies the direct gradient term by prod lambda).
 
     With `branch_gain` g = 0 the branches are off and the ratio is exactly lambda^L; a small g adds the
     branch terms. Full pre-activation blocks (no ReLU after the addition), float64, E = <r, x_L>.
@@ -107,4 +108,21 @@ def skip_scale_gradients(
                     predicted=lam**depth,
                 )
             )
+    return rows
+
+
+def skip_scale_seeds(
+    lambdas: tuple[float, ...] = (0.5, 1.0, 1.5),
+    depth: int = 32,
+    *,
+    branch_gain: float = 0.1,
+    seeds: tuple[int, ...] = (0, 1, 2),
+) -> list[Record]:
+    """`skip_scale_gradients` after `depth` blocks, once per seed (each seed its own blocks and input),
+    with off = grad_ratio / lambda^L: how far the branches move the gradient from Eq. 8's direct term.
+    Rows: as `skip_scale_gradients`, plus seed and off."""
+    rows = []
+    for seed in seeds:
+        for r in skip_scale_gradients(lambdas, (depth,), branch_gain=branch_gain, seed=seed):
+            rows.append(dict(r, seed=seed, off=r["grad_ratio"] / r["predicted"]))
     return rows
