@@ -77,3 +77,29 @@ def test_gradient_factors_follow_the_theory_of_each_regime():
     )  # Yang 2019
     assert 0.85 < mean["tanh, Xavier init"] < 1.02  # a mild shrink
     assert all(r["first"] > 10 for r in rows if r["model"] == "ReLU, He init, BN")  # grows toward the input
+
+
+def test_gradient_ratios_after_steps_are_unchanged_at_zero_learning_rate_and_change_after_a_real_step():
+    from resnet_edu.measure.gradients import gradient_ratios_after_steps
+
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 3, 4, 4), torch.randint(0, 10, (32,))
+    batches = [(torch.randn(32, 3, 4, 4), torch.randint(0, 10, (32,))) for _ in range(2)]
+    mlp = {"bn": lambda: MLP(depth=6, width=16, in_features=48, act="relu", norm=True)}
+    frozen = gradient_ratios_after_steps(mlp, x, y, batches, steps=(0, 2), lr=0.0)
+    first = {r["step"]: r["ratio"] for r in frozen if r["block"] == 0}
+    assert set(first) == {0, 2} and first[2] == pytest.approx(first[0])  # no step taken: the same net
+    moved = gradient_ratios_after_steps(mlp, x, y, batches, steps=(0, 1), lr=0.5)
+    first = {r["step"]: r["ratio"] for r in moved if r["block"] == 0}
+    assert first[1] != pytest.approx(first[0], rel=1e-3)
+    with pytest.raises(ValueError):
+        gradient_ratios_after_steps(mlp, x, y, batches, steps=(3,))
+
+
+def test_bn_gradients_after_sgd_start_at_yang_s_growth_and_label_each_probe():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 3, 4, 4), torch.randint(0, 10, (64,))
+    batches = [(torch.randn(64, 3, 4, 4), torch.randint(0, 10, (64,)))]
+    rows = ex.bn_gradients_after_sgd(x, y, batches, depth=20, width=64, steps=(0, 1), seeds=(0,))
+    assert [r["when"] for r in rows] == ["at initialisation", "after 1 SGD step"]
+    assert rows[0]["factor"] == pytest.approx(math.sqrt(math.pi / (math.pi - 1)), rel=0.1)

@@ -118,3 +118,26 @@ def test_save_figure_writes_png_and_svg(tmp_path):
     path = plots.save_figure(fig, "line", tmp_path / "figs")
     assert path == tmp_path / "figs" / "line.png" and path.read_bytes().startswith(b"\x89PNG")
     assert path.with_suffix(".svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_plateaus_draw_every_seed_unaveraged_with_a_dot_per_run_and_the_legend_outside():
+    def run(model, seed, losses):
+        records = [dict(epoch=i + 1, train_loss=v) for i, v in enumerate(losses)]
+        return History(records=records, meta=dict(model=model, seed=seed))
+
+    runs = [run("a", 0, [2.0, 1.0, 1.0]), run("a", 1, [2.0, 1.5, 1.2, 1.2]), run("b", 0, [2.2, 2.1])]
+    ends = [
+        dict(model="a", seed=0, epoch=3, plateau=1.0, reached=1.0),
+        dict(model="a", seed=1, epoch=4, plateau=1.2, reached=1.0),
+        dict(model="b", seed=0, epoch=2, plateau=2.15, reached=0.0),
+    ]
+    ax = plots.plot_plateaus(runs, ends, classes=10)
+    drawn = lines(ax)
+    curves = [line for line in drawn if len(line.get_xdata()) > 1 and line.get_linestyle() == "-"]
+    assert [list(c.get_ydata()) for c in curves[:3]] == [[2.0, 1.0, 1.0], [2.0, 1.5, 1.2, 1.2], [2.2, 2.1]]
+    dots = [line for line in drawn if line.get_marker() == "o"]
+    assert [(d.get_xdata()[0], d.get_ydata()[0]) for d in dots] == [(3, 1.0), (4, 1.2), (2, 2.15)]
+    assert dots[2].get_markerfacecolor() == "white"  # the run that met the cap first: a hollow dot
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["a (2 seeds)", "b (1 seed)", "chance, ln 10"]
+    assert ax.get_legend().get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1  # right of the axes

@@ -112,3 +112,10 @@ def test_a_conclusion_states_the_claim_only_when_every_seed_agrees(capsys):
     assert stats.conclude("slope 0.98 ± 0.02", shows="it is linear", limit="3 seeds", holds=True).endswith(
         ": it is linear. Limit: 3 seeds."
     )
+
+
+def test_count_below_above_and_between():
+    rows = [dict(model="m", seed=s, v=v) for s, v in enumerate([1.0, 2.0, 3.0])]
+    assert stats.count(rows, "v", "m", below=2.5) == (2, 3)
+    assert stats.count(rows, "v", "m", above=1.5) == (2, 3)
+    assert stats.count(rows, "v", "m", above=1.5, below=2.5) == (1, 3)  # both: only 2.0 lies between

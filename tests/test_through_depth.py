@@ -33,8 +33,11 @@ def test_gradient_norms_draw_each_variant_at_the_depth_and_the_first_block_over_
     shrinks = drawn(left)[0]
     assert np.allclose(shrinks.get_ydata(), [0.5**4, 0.5**3, 0.25, 0.5, 1.0]) and left.get_yscale() == "log"
     assert np.allclose(drawn(right)[0].get_ydata(), [0.25, 0.5**4])  # block 0 at depths 2 and 4
+    legend = right.get_legend().get_bbox_to_anchor()
+    assert left.get_legend() is None and legend.x0 > right.get_window_extent().x1 - 1  # right of the data
     (single,) = through_depth.gradient_norms([r for r in rows if r["depth"] == 4], depth=4).axes
     assert single.get_title().endswith("depth 4")
+    assert [t.get_text() for t in single.get_legend().get_texts()] == ["shrinks", "flat"]
 
 
 def test_skip_scale_draws_the_measured_ratio_beside_lambda_to_the_l():

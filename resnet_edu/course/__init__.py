@@ -12,10 +12,23 @@ through_depth  figures of gradients and signals through depth
 panels         figures of training runs
 landscapes     figures of loss landscapes and curvature (lesson 05)
 widgets        ipywidgets explorers, with a static figure where widgets cannot render
+plateaus       where a training loss stops falling, by a stated criterion (lessons 01, 02)
 reproduce      the papers' runs as a resumable queue
 """
 
-from . import compare, experiments, landscapes, panels, paper, plots, runtime, stats, through_depth, widgets
+from . import (
+    compare,
+    experiments,
+    landscapes,
+    panels,
+    paper,
+    plateaus,
+    plots,
+    runtime,
+    stats,
+    through_depth,
+    widgets,
+)
 from .lessons import LESSONS, run_lessons
 from .runtime import check_runtime
 from .settings import ROOT, SETTINGS, Setting, Start, lesson_data, project_dir, setting, start, stored_dir
@@ -33,6 +46,7 @@ __all__ = [
     "lesson_data",
     "paper",
     "panels",
+    "plateaus",
     "plots",
     "project_dir",
     "runtime",

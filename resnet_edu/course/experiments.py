@@ -9,6 +9,7 @@ lesson 01 compares, which MLPs lessons 01 and 02 train, which CIFAR twins lesson
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -16,11 +17,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..measure.gradients import gradient_growth, gradient_ratios
+from ..measure.gradients import gradient_growth, gradient_ratios, gradient_ratios_after_steps
 from ..nets.blocks import PLACEMENTS, scale_branches
 from ..nets.models import MLP, build_model, cifar_resnet, count_macs, count_params
 from ..training.config import TrainConfig
 from ..training.records import Record
+from .paper import CIFAR_RECIPE
 
 Builders = dict[str, Callable[[], nn.Module]]
 
@@ -42,6 +44,17 @@ DEGRADATION_MLP: dict[str, Any] = dict(act="tanh", init="xavier", head_norm=True
 # ... and how they train them in the quick setting: 12 epochs of one-cycle SGD (lr rises linearly to 0.05,
 # then falls back to 0), batch 128, Nesterov momentum 0.9, no weight decay, no augmentation.
 DEGRADATION_CFG = TrainConfig(epochs=12, batch_size=128, lr=0.05, weight_decay=0.0, augment=False)
+# Until the training loss levels off (`plateaus.train_to_plateau`): a constant learning rate of 0.05 per
+# batch of 128, at most 40 epochs, on 16x16 images and width 64 (quick); the paper's recipe at its
+# constant 0.1, at most 30 epochs, on 32x32 images (gpu and paper settings).
+PLATEAU_CFG = TrainConfig(
+    epochs=40, batch_size=128, lr=0.05, weight_decay=0.0, schedule="constant", augment=False
+)
+PLATEAU_CFG_GPU = dataclasses.replace(CIFAR_RECIPE, epochs=30, schedule="constant")
+PLATEAU_SIZE, PLATEAU_WIDTH = 16, 64
+# Lesson 02: residual MLPs keep fitting the small subset past PLATEAU_CFG's cap, so all four nets stop by
+# 20 epochs, when the plain 30-block net has long reached its plateau (residual ones are compared at the cap).
+PLATEAU_CFG_SHORTCUTS = dataclasses.replace(PLATEAU_CFG, epochs=20)
 
 
 def degradation_mlps(
@@ -112,6 +125,35 @@ def mlp_gradient_factors(x: torch.Tensor, y: torch.Tensor, *, depth: int = 40, *
     """Per variant and seed: `measure.gradients.gradient_growth` (factor per block toward the input, and
     ||dE/dx_0|| / ||dE/dx_L||) of `mlp_gradient_norms` at one `depth`."""
     return [dict(r, depth=depth) for r in gradient_growth(mlp_gradient_norms(x, y, depths=(depth,), **kw))]
+
+
+def bn_gradients_after_sgd(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    depth: int = 40,
+    width: int = 128,
+    steps: Sequence[int] = (0, 1, 5),
+    lr: float = 0.1,
+    seeds: Sequence[int] = (0, 1, 2),
+) -> list[Record]:
+    """Lesson 01's plain ReLU MLP with BN in every block ("ReLU, He init, BN"), probed on (x, y) at
+    initialisation and after each count in `steps` of plain SGD steps (`gradient_ratios_after_steps`, in
+    float64): per seed and `when` ("at initialisation", "after 1 SGD step", ...), the factor per block
+    toward the input and ||dE/dx_0|| / ||dE/dx_L|| of `gradient_growth`, plus step."""
+    label = "ReLU, He init, BN"
+    mlps = mlp_variants({label: MLP_VARIANTS[label]}, depth=depth, width=width, in_features=x[0].numel())
+    rows = gradient_ratios_after_steps(
+        mlps, x, y, batches, steps=steps, lr=lr, seeds=seeds, dtype=torch.float64
+    )
+    out = []
+    for step in steps:
+        when = "at initialisation" if step == 0 else f"after {step} SGD step{'s' * (step > 1)}"
+        out += [
+            dict(r, when=when, step=step) for r in gradient_growth([r for r in rows if r["step"] == step])
+        ]
+    return out
 
 
 # ---- lessons 02, 04 and 06: CIFAR networks --------------------------------------------------------

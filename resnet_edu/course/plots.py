@@ -236,3 +236,31 @@ def plot_error_bars(
     ax.invert_yaxis()  # the first model on top
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize="small")  # below: bars fill the axes
     return ax
+
+
+def plot_plateaus(
+    histories: Any, ends: list[dict], *, classes: int | None = None, ax: Axes | None = None
+) -> Axes:
+    """Each run's training loss against epoch, a thin line per seed and one colour per model, with a dot
+    where it reached its plateau (`course.plateaus.plateaus` rows in `ends`; a hollow dot where the run
+    met the cap first). Runs of different lengths are never averaged, so no mean jumps where one seed
+    stops. `classes`: a dotted line at ln(classes), the loss of a uniform guess. The legend sits outside."""
+    ax = axes(ax, figsize=(8.4, 4.2), layout="constrained")
+    rows = _records(histories)
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    for color, model in zip(sns.color_palette(n_colors=len(models)), models):
+        mine = [r for r in rows if r["model"] == model]
+        for i, seed in enumerate(dict.fromkeys(r["seed"] for r in mine)):
+            run = [r for r in mine if r["seed"] == seed]
+            n = len({r["seed"] for r in mine})
+            label = f"{model} ({n} seed{'s' * (n > 1)})" if i == 0 else None
+            ax.plot([r["epoch"] for r in run], [r["train_loss"] for r in run], color=color, lw=1, label=label)
+        for e in (e for e in ends if e["model"] == model):
+            face = color if e["reached"] else "white"
+            ax.plot(e["epoch"], e["plateau"], "o", color=color, markerfacecolor=face, ms=7, zorder=3)
+    if classes is not None:
+        ax.axhline(np.log(classes), color="grey", lw=0.8, ls=":", label=f"chance, ln {classes}")
+    ax.set(xlabel="epoch", ylabel="training loss (cross-entropy)", ylim=(0, None))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small", title="dot: plateau")
+    return ax

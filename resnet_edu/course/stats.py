@@ -220,11 +220,12 @@ def count(
     above: float | None = None,
     by: str = "model",
 ) -> tuple[int, int]:
-    """(k, n): in k of its n seeds the model's last `key` lies below `below` (or above `above`)."""
+    """(k, n): in k of its n seeds the model's last `key` lies below `below` (or above `above`; with
+    both, between them)."""
     values = [r[key] for k, r in last_rows(_rows(rows), by=by).items() if k[0] == model]
     if not values:
         raise ValueError(f"no rows of {model!r}")
-    hits = [v < below if below is not None else v > above for v in values]
+    hits = [(below is None or v < below) and (above is None or v > above) for v in values]
     return sum(hits), len(hits)
 
 

@@ -25,7 +25,11 @@ def gradient_norms(rows: Sequence[Record], *, depth: int) -> Figure:
     the rows hold several depths); log axes, one line per variant."""
     depths = sorted({r["depth"] for r in rows})
     fig, axes = plt.subplots(
-        1, 2 if len(depths) > 1 else 1, figsize=(13 if len(depths) > 1 else 8, 4.5), squeeze=False
+        1,
+        2 if len(depths) > 1 else 1,
+        figsize=(15 if len(depths) > 1 else 10, 4.5),
+        squeeze=False,
+        layout="constrained",
     )
     left = axes[0, 0]
     plots.plot_gradient_norms([r for r in rows if r["depth"] == depth], y="ratio", ax=left)
@@ -44,6 +48,9 @@ def gradient_norms(rows: Sequence[Record], *, depth: int) -> Figure:
             ylabel="||dE/dx_0|| / ||dE/dx_L||  (log)",
         )
         right.get_legend().remove()
+    handles, labels = left.get_legend_handles_labels()
+    left.get_legend().remove()  # one legend, outside the data, right of the last panel
+    axes[0, -1].legend(handles, labels, title="model", loc="upper left", bbox_to_anchor=(1.02, 1))
     return fig
 
 

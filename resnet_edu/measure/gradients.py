@@ -112,3 +112,41 @@ def gradient_growth(rows: Sequence[Record]) -> list[Record]:
         )
         for r in rates
     ]
+
+
+def gradient_ratios_after_steps(
+    models: Builders,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batches: Sequence[tuple[torch.Tensor, torch.Tensor]],
+    *,
+    steps: Sequence[int] = (0, 1),
+    lr: float = 0.1,
+    seeds: Sequence[int] = (0,),
+    dtype: torch.dtype | None = None,
+) -> list[Record]:
+    """`gradient_ratios` on (x, y) at initialisation (step 0) and after each count in `steps` of plain
+    SGD steps (learning rate `lr`, no momentum, one step on each of `batches` in turn). Rows as
+    `gradient_ratios` plus step. Yang et al. (2019) report that BN's gradient explosion at
+    initialisation largely disappears after a single step of SGD; this measures it on any network."""
+    if max(steps) > len(batches):
+        raise ValueError(f"{max(steps)} steps need as many batches, got {len(batches)}")
+    x = x if dtype is None else x.to(dtype)
+
+    def probe(net: nn.Module, step: int) -> list[Record]:
+        rows = activation_grad_norms(net, x, y)
+        top = rows[-1]["grad_norm"]
+        return [dict(r, step=step, ratio=r["grad_norm"] / top if top > 0 else math.nan) for r in rows]
+
+    def run(net: nn.Module, name: str, seed: int) -> list[Record]:
+        net = net.to(x.device) if dtype is None else net.to(x.device, dtype)
+        optimizer = torch.optim.SGD(net.parameters(), lr=lr)
+        rows = probe(net, 0) if 0 in steps else []
+        for step, (bx, by) in enumerate(batches[: max(steps)], start=1):
+            optimizer.zero_grad()
+            F.cross_entropy(net(bx.to(x.device, x.dtype)), by.to(x.device)).backward()
+            optimizer.step()
+            rows += probe(net, step) if step in steps else []
+        return rows
+
+    return over_seeds(models, seeds, run)
