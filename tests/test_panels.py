@@ -33,7 +33,10 @@ def test_lesion_panel_averages_seeds_and_leaves_skipped_blocks_out():
 
 def test_skipinit_panel_draws_the_blow_up_and_only_the_runs_that_stay_finite():
     fine = [
-        History([dict(epoch=1, test_acc=0.2 + s)], {"epochs": 1}, {"model": "a", "seed": s}) for s in (0, 1)
+        History(
+            [dict(epoch=1, train_loss=2.0 - s, test_acc=0.2 + s)], {"epochs": 1}, {"model": "a", "seed": s}
+        )
+        for s in (0, 1)
     ]
     bad = History([], {"epochs": 1}, {"model": "b", "seed": 0, "diverged": True, "diverged_step": 1})
     trace = [
@@ -43,12 +46,15 @@ def test_skipinit_panel_draws_the_blow_up_and_only_the_runs_that_stay_finite():
         dict(model="b", seed=0, group="total", step=0, loss=50.0),
         dict(model="b", seed=0, group="total", step=1, loss=float("nan")),
     ]
-    blow, loss_ax, acc_ax = panels.skipinit_training([*fine, bad], trace, title="t").axes
+    fig = panels.skipinit_training([*fine, bad], trace, title="t")
+    blow, loss_ax, acc_ax = fig.axes
     assert len(blow.lines) == 3 + 1  # every run's first steps, and b's divergence marked at its step
     assert [line.get_xdata()[0] for line in blow.lines if line.get_linestyle() == ":"] == [1]
-    assert len(loss_ax.lines) == 2  # only the two finite runs of a
+    per_epoch = [list(line.get_ydata()) for line in loss_ax.lines if line.get_marker() == "o"]
+    assert per_epoch == [[2.0], [1.0]]  # only the two finite runs of a, one point per epoch: no window
     assert [list(line.get_ydata()) for line in acc_ax.lines if line.get_marker() == "o"] == [[0.2], [1.2]]
-    assert any("diverged" in t.get_text() for t in acc_ax.get_legend().get_texts())
+    (legend,) = fig.legends  # one legend, below the panels
+    assert any("NaN/inf" in t.get_text() for t in legend.get_texts())
 
 
 def test_one_step_descent_panel_draws_measured_and_predicted_decrease_and_their_ratio():

@@ -25,22 +25,26 @@ from . import plots
 
 
 def placements(runs: Sequence[History], errors: Mapping[str, Any], *, title: str) -> Figure:
-    """Training runs of the five placements: training loss per epoch (left, mean ± sd over seeds), the
-    final training loss per placement (middle, mean ± sd and one dot per seed), and test error beside
-    the paper's (right, `plots.plot_error_bars` of `errors`)."""
+    """Training runs of the five placements: training loss per epoch (left, mean ± sd over seeds, its
+    legend below the axes), the final training loss per placement (middle, mean ± sd and one dot per
+    seed), and test error (right, `plots.plot_error_bars` of `errors`: pass the runs of one scale only,
+    so that a toy run's errors do not share an axis with a paper's)."""
     import seaborn as sns
 
     final = pd.DataFrame([h.records[-1] | {"model": h.meta["model"], "seed": h.meta["seed"]} for h in runs])
-    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(19, 4.8), layout="constrained")
+    fig, (left, mid, right) = plt.subplots(1, 3, figsize=(19, 5.6), layout="constrained")
     plots.plot_training_curves(runs, splits=("train",), ax=left)
     left.set(title=title, ylabel="training cross-entropy")
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8)
     sns.barplot(final, y="model", x="train_loss", errorbar="sd", color="lightgrey", ax=mid)
-    sns.stripplot(final, y="model", x="train_loss", hue="seed", palette="dark", ax=mid)
+    sns.stripplot(final, y="model", x="train_loss", color="k", size=4, legend=False, ax=mid)
     mid.set(
-        title="final training loss: mean ± sd, one dot per seed", xlabel="training cross-entropy", ylabel=""
+        title="final training loss: mean ± sd (bars), seeds (dots)",
+        xlabel="training cross-entropy",
+        ylabel="",
     )
     plots.plot_error_bars(errors, ax=right)
-    right.set_title("CIFAR-10 test error by placement")
+    right.set_title("test error by placement")
     return fig
 
 
@@ -53,12 +57,12 @@ def skipinit_training(
     *,
     title: str,
     first_steps: int = 15,
-    smooth: int = 20,
 ) -> Figure:
     """Runs of `measure.gradflow.train_recorded` (its Histories and recorder rows, every=1): the first
-    `first_steps` batch losses with the step where a run diverged (left), the running-mean loss of the
-    runs that survive (middle) and their test accuracy per epoch (right), one colour per model and one
-    line per seed: SkipInit (De & Smith 2020)."""
+    `first_steps` batch losses with the step where a run diverged (left), the training loss per epoch
+    (the mean over each epoch's batches, no running window) of the runs that survive (middle) and their
+    test accuracy per epoch (right), one colour per model and one line per seed: SkipInit (De & Smith
+    2020). Dotted: chance, ln 10 and 1/10."""
     fig, (blow, loss_ax, acc_ax) = plt.subplots(1, 3, figsize=(15, 4.3))
     labels = list(dict.fromkeys(h.meta["model"] for h in histories))
     colors = dict(zip(labels, [f"C{k}" for k in (3, 0, 7, 1, 2, 4, 5, 6, 8, 9)]))
@@ -71,17 +75,13 @@ def skipinit_training(
         name = dict(label=label) if first else {}
         epochs = max(epochs, hist.config.get("epochs", 0))
         steps = [r for r in rows if r["group"] == "total"]
-        finite = [r for r in steps if r["loss"] < float("inf")]  # NaN and inf fail this test
-        head = finite[:first_steps]
+        head = [r for r in steps if r["loss"] < float("inf")][:first_steps]  # NaN and inf fail this test
         blow.plot([r["step"] for r in head], [r["loss"] for r in head], "o-", color=color, ms=3, **name)
         if hist.meta.get("diverged"):
             at = hist.meta["diverged_step"]
             blow.axvline(at, color=color, ls=":", **(dict(label=f"{label}: loss NaN/inf") if first else {}))
-            if first:
-                acc_ax.plot([], [], "x", color=color, label=f"{label}: diverged, no test accuracy")
         else:
-            mean = pd.Series([r["loss"] for r in finite]).rolling(smooth, min_periods=1).mean()
-            loss_ax.plot([r["step"] for r in finite], mean, color=color, lw=1, **name)
+            loss_ax.plot(hist.column("epoch"), hist.column("train_loss"), "o-", color=color, **name)
             acc_ax.plot(hist.column("epoch"), hist.column("test_acc"), "o-", color=color, **name)
     blow.set(
         yscale="log",
@@ -89,9 +89,10 @@ def skipinit_training(
         ylabel="batch loss (log scale)",
         title=f"The first {first_steps} steps: blow-up",
     )
+    loss_ax.axhline(np.log(1 / CHANCE), color="grey", lw=0.8, ls=":")
     loss_ax.set(
-        xlabel="SGD step",
-        ylabel=f"batch loss (mean of {smooth} steps; log scale)",
+        xlabel="epoch",
+        ylabel="training loss (mean over the epoch; log scale)",
         yscale="log",
         title="Training loss of the runs that stay finite",
     )
@@ -101,11 +102,13 @@ def skipinit_training(
         ylabel="test accuracy",
         title="Test accuracy (dotted: chance)",
         ylim=(0, None),
-        xticks=range(1, epochs + 1) if epochs <= 10 else None,
     )
-    for ax in (blow, loss_ax, acc_ax):
-        ax.legend(fontsize=8)
+    for ax in (loss_ax, acc_ax):
+        ax.set_xticks(range(1, epochs + 1) if epochs <= 10 else ax.get_xticks())
+    handles, names = blow.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8, bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
