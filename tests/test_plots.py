@@ -91,6 +91,7 @@ def test_shattering_and_eigenvalue_plots():
     ]
     ax = plots.plot_shattering(shatter)
     assert np.allclose(lines(ax)[1].get_ydata(), [0.9**k for k in range(4)])
+    assert ax.get_legend().get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1  # right of the data
     eig = [{"model": "plain", "top_eigenvalue": 40.0}, {"model": "resnet", "top_eigenvalue": 4.0}]
     ax = plots.plot_eigenvalues(eig, log=True)
     assert [p.get_height() for p in ax.patches] == [40.0, 4.0] and ax.get_yscale() == "log"

@@ -23,6 +23,7 @@ from ..nets.models import MLP, build_model, cifar_resnet, count_macs, count_para
 from ..training.config import TrainConfig
 from ..training.records import Record
 from .paper import CIFAR_RECIPE
+from .plateaus import one_cpu_thread
 
 Builders = dict[str, Callable[[], nn.Module]]
 
@@ -117,7 +118,9 @@ def mlp_gradient_norms(
     rows = []
     for depth in depths:
         mlps = mlp_variants(variants, depth=depth, width=width, in_features=x[0].numel(), shortcut=shortcut)
-        rows += [dict(r, depth=depth) for r in gradient_ratios(mlps, x, y, seeds=seeds, dtype=torch.float64)]
+        with one_cpu_thread(x.device.type == "cpu"):
+            ratios = gradient_ratios(mlps, x, y, seeds=seeds, dtype=torch.float64)
+        rows += [dict(r, depth=depth) for r in ratios]
     return rows
 
 
@@ -144,9 +147,10 @@ def bn_gradients_after_sgd(
     toward the input and ||dE/dx_0|| / ||dE/dx_L|| of `gradient_growth`, plus step."""
     label = "ReLU, He init, BN"
     mlps = mlp_variants({label: MLP_VARIANTS[label]}, depth=depth, width=width, in_features=x[0].numel())
-    rows = gradient_ratios_after_steps(
-        mlps, x, y, batches, steps=steps, lr=lr, seeds=seeds, dtype=torch.float64
-    )
+    with one_cpu_thread(x.device.type == "cpu"):
+        rows = gradient_ratios_after_steps(
+            mlps, x, y, batches, steps=steps, lr=lr, seeds=seeds, dtype=torch.float64
+        )
     out = []
     for step in steps:
         when = "at initialisation" if step == 0 else f"after {step} SGD step{'s' * (step > 1)}"

@@ -10,9 +10,10 @@ meets the criterion has none (`reached` is False, and its last mean stands in).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -84,8 +85,7 @@ def train_to_plateau(
     Each chunk is one `training.fit` call on the same network, so use a schedule that does not depend
     on the run's length ("constant"); the optimiser (its momentum) starts afresh at every chunk and each
     chunk draws its own data order (seed + 1000 * chunk). The test set is evaluated after every chunk.
-    On a CPU the runs use one thread, restored afterwards: the lessons' small MLPs gain nothing from more,
-    and on a busy machine threads waiting for each other made them several times slower."""
+    On a CPU the runs use one thread (`one_cpu_thread`)."""
     histories = []
 
     def run(net, name: str, seed: int) -> History:
@@ -102,11 +102,20 @@ def train_to_plateau(
         histories.append(h)
         return h
 
+    with one_cpu_thread(cfg.resolved_device().type == "cpu"):
+        over_seeds(models, seeds, run)
+    return histories
+
+
+@contextlib.contextmanager
+def one_cpu_thread(active: bool = True) -> Iterator[None]:
+    """Run the block on one CPU thread (when `active`), then restore torch's thread count. The lessons'
+    small networks gain nothing from more threads, and on a busy machine threads that wait for each
+    other made them several times slower."""
     threads = torch.get_num_threads()
-    if cfg.resolved_device().type == "cpu":
+    if active:
         torch.set_num_threads(1)
     try:
-        over_seeds(models, seeds, run)
+        yield
     finally:
         torch.set_num_threads(threads)
-    return histories

@@ -155,10 +155,12 @@ def plot_shattering(
 ) -> Axes:
     """Correlation of gradients against the distance between inputs (Balduzzi et al. 2017, Fig. 2);
     several rows per lag (seeds) draw their mean with a band of ± one standard deviation."""
-    ax = axes(ax)
+    ax = axes(ax, figsize=(8.4, 4.2), layout="constrained")
     df, hue = _frame(records, hue)
     sns.lineplot(data=df, x="lag", y=y, hue=hue, errorbar="sd", ax=ax)
     ax.axhline(0, color="k", lw=0.5)
+    if ax.get_legend() is not None:  # outside, right: the bands fill the axes
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.02, 1))
     seeds = df["seed"].nunique() if "seed" in df else 1
     ax.set(
         title=f"Autocorrelation of df/dt along a line of inputs ({seeds} seeds, band ± sd)",
