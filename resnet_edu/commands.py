@@ -101,6 +101,8 @@ def train_named(names: list[str], args: argparse.Namespace, folders: tuple[str, 
 
     cfg = train_config(args)
     cfg.resolved_device()  # a device this machine lacks fails now, before any data is read
+    if len(set(names)) != len(names):  # each writes OUT/<name>.pt: the second would replace the first
+        raise ValueError(f"each model can be named once, got {' '.join(names)}")
     for name in names:
         build_model(name)  # an unknown name fails now, not after the first model trained
     if not args.out.strip():

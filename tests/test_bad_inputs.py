@@ -14,8 +14,10 @@ import torch
 
 from helpers import batch, needs_dev_full, run, tiny
 from resnet_edu.course import settings as S
-from resnet_edu.data import DataError
+from resnet_edu.data import DataError, synthetic_cifar
 from resnet_edu.data import files as F
+from resnet_edu.data.loader import DeviceLoader
+from resnet_edu.nets.models import build_model
 from resnet_edu.training.records import History
 from resnet_edu.training.seeded import over_seeds
 
@@ -95,6 +97,8 @@ CLI = [
     ("timeout-negative", ["lessons", "01", "--timeout", "-5"], {}, 2, "argument --timeout"),
     ("setting-choice", ["lessons", "--setting", "fast"], {}, 2, "argument --setting: invalid choice"),
     ("lesson", ["lessons", "99"], {}, 2, "unknown lesson '99'"),
+    ("lessons-out-empty", ["lessons", "01", "--out", ""], {}, 2, "the output folder is empty"),
+    ("compare-twice", ["compare", "simplecnn", "simplecnn", *TINY], {}, 2, "each model can be named once"),
     ("bench-target", ["bench", "cook"], {}, 2, "argument target: invalid choice"),
     ("bench-meta", ["bench", "landscape", "--device", "meta"], {}, 2, "device 'meta' cannot train here"),
     ("bench-mps", ["bench", "train", "--device", "mps"], {}, 2, "device 'mps'"),
@@ -354,6 +358,20 @@ LIBRARY = [
     ("lesson-data-fraction", lambda: S.lesson_data(2.5), "n_train must be"),
     ("lessons-timeout", lessons(timeout=0), "timeout must be a positive whole number"),
     ("seeds-empty", lambda: over_seeds({}, [], None), "one or more"),
+    ("seeds-fraction", lambda: over_seeds({"m": None}, [0.5], None), "seeds must be whole numbers"),
+    ("seeds-nan", lambda: over_seeds({"m": None}, [math.nan], None), "seeds must be whole numbers"),
+    ("width-fraction", lambda: build_model("resnet20", width=2.5), "and (2.5, 5.0, 10.0)"),
+    (
+        "cnn-width-nan",
+        lambda: build_model("simplecnn", width=math.nan),
+        "width must be a positive whole number",
+    ),
+    ("loader-batch-fraction", lambda: DeviceLoader(synthetic_cifar(1), batch_size=2.5), "batch size must be"),
+    (
+        "synthetic-seed-huge",
+        lambda: synthetic_cifar(1, seed=2**70),
+        "seed must be a whole number below 2**62",
+    ),
     ("history-binary", binary_history, "h.json' is not a History"),
     ("surface-foreign", foreign_surface, "s.npz' is not a stored Surface"),
 ]

@@ -69,6 +69,8 @@ def run_lessons(
         raise FileNotFoundError(
             f"no lessons folder {str(directory)!r}: run the lessons from a clone of the course repository"
         )
+    if not str(out).strip():
+        raise ValueError("the output folder is empty; name one, e.g. --out executed")
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
         raise ValueError(f"timeout must be a positive whole number of seconds per cell, got {timeout!r}")
     if setting is not None and setting not in SETTINGS:

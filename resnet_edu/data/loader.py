@@ -85,8 +85,8 @@ class DeviceLoader:
         rank: int = 0,
         world_size: int = 1,
     ):
-        if batch_size <= 0:
-            raise ValueError(f"batch size must be positive, got {batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch size must be a positive whole number, got {batch_size!r}")
         check_labels(data)
         self.images = data.images.to(device)  # uint8 (N, 3, H, W): 4x smaller than floats
         self.labels = data.labels.to(device)

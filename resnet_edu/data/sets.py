@@ -63,6 +63,8 @@ def synthetic_cifar(
     """
     if split not in ("train", "test"):
         raise DataError(f"unknown split {split!r}; use 'train' or 'test'")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not abs(seed) < 2**62:
+        raise DataError(f"seed must be a whole number below 2**62 in size, got {seed!r}")
     check_count("n_per_class", n_per_class, MAX_PER_CLASS)
     check_count("num_classes", num_classes, 1000)
     check_count("size", size, 1024)

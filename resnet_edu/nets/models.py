@@ -9,6 +9,7 @@ Every named model is a one-line builder over it.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from functools import partial
 
@@ -38,9 +39,10 @@ class ResNet(nn.Module):
         **block_kw,
     ):
         super().__init__()
-        if not depths or len(depths) != len(widths) or min(depths) <= 0 or min(widths) <= 0:
+        whole = all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in (*depths, *widths))
+        if not whole or not depths or len(depths) != len(widths) or min(depths) <= 0 or min(widths) <= 0:
             raise ValueError(
-                f"depths and widths must be equally long and positive, got {depths} and {widths}"
+                f"depths and widths must be equally long, positive whole numbers, got {depths} and {widths}"
             )
         preact = placement in PREACT_PLACEMENTS
         # A pre-activation net's first block normalises its own input, so the stem is a bare conv.
@@ -142,8 +144,8 @@ class SimpleCNN(nn.Module):
 
     def __init__(self, *, width: int = 32, num_classes: int = 10, in_channels: int = 3):
         super().__init__()
-        if width <= 0:
-            raise ValueError(f"width must be positive, got {width}")
+        if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width <= 0:
+            raise ValueError(f"width must be a positive whole number, got {width!r}")
         w = width
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, w, 3, padding=1),

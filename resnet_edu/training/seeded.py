@@ -14,6 +14,7 @@ the network and the seed differ, as in the degradation experiment of He et al. 2
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from torch import nn
 
 from ..data.sets import ImageSet
 from ..nets.models import count_params
-from .config import TrainConfig, env_int
+from .config import MAX_SEED, TrainConfig, env_int
 from .fit import Callback, TrainingDiverged, fit
 from .records import History, Record
 
@@ -43,6 +44,9 @@ def over_seeds(models: Builders, seeds: Sequence[int], run: Run, *, progress: bo
     seeds = list(seeds)
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"over_seeds needs one or more distinct seeds, got {seeds}")
+    whole = lambda s: isinstance(s, numbers.Integral) and not isinstance(s, bool) and 0 <= s <= MAX_SEED
+    if not all(map(whole, seeds)):
+        raise ValueError(f"seeds must be whole numbers in 0..{MAX_SEED}, got {seeds}")
     from tqdm.auto import tqdm
 
     rows: list[Record] = []
