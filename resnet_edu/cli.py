@@ -68,7 +68,7 @@ def number(positive: bool = False):
 
 
 def add_training_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--epochs", type=whole(1), required=True, help="passes over the training set")
+    p.add_argument("--epochs", type=whole(1, 100_000), required=True, help="passes over the training set")
     p.add_argument(
         "--out", required=True, help="folder for <model>.json histories and <model>.pt checkpoints"
     )

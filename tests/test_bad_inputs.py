@@ -36,6 +36,7 @@ CLI = [
     ("epochs-fraction", ["train", "--model", "simplecnn", "--epochs", "1.5"], {}, 2, "argument --epochs"),
     ("epochs-nan", ["train", "--model", "simplecnn", "--epochs", "nan"], {}, 2, "argument --epochs"),
     ("epochs-zero", ["train", "--model", "simplecnn", "--epochs", "0"], {}, 2, "argument --epochs"),
+    ("epochs-endless", ["train", "--model", "simplecnn", "--epochs", "10" * 10], {}, 2, "in 1..100000"),
     ("lr-nan", [*TRAIN, "--lr", "nan"], {}, 2, "argument --lr: must be a finite number, got 'nan'"),
     ("lr-inf", [*TRAIN, "--lr", "inf"], {}, 2, "argument --lr: must be a finite number"),
     ("lr-negative", [*TRAIN, "--lr", "-1"], {}, 2, "learning rate must be a finite number >= 0"),

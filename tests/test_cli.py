@@ -31,7 +31,7 @@ def test_models_json_lists_paper_parameter_counts(capsys):
         (["train", "--model", "resnet5", "--epochs", "1"], "unknown model 'resnet5'"),
         (
             ["train", "--model", "resnet20", "--epochs", "0"],
-            "argument --epochs: must be a positive whole number",
+            "argument --epochs: must be a whole number in 1..100000",
         ),
         (["train", "--model", "resnet20", "--epochs", "1", "--lr", "-0.1"], "learning rate"),
         (["compare", "resnet20", "nope", "--epochs", "1"], "unknown model 'nope'"),
@@ -88,7 +88,7 @@ def test_error_from_a_real_process_has_no_traceback(tmp_path):
     ]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr == "error: argument --epochs: must be a positive whole number, got 0\n"
+    assert proc.stderr == "error: argument --epochs: must be a whole number in 1..100000, got 0\n"
 
 
 def test_train_writes_history_and_checkpoint_then_resumes(capsys, tmp_path):
