@@ -69,3 +69,17 @@ def test_shortcut_param_counts_match_the_paper_and_projection_sizes():
     # option B: two 1x1 projections with BN, 16->32 and 32->64 channels
     assert row["extra_B"] == (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
     assert row["extra_B_pct"] == pytest.approx(100 * row["extra_B"] / 269_722)
+
+
+def test_twin_gradient_ratios_and_shattering_match_the_measures_they_wrap():
+    from resnet_edu.measure.gradients import gradient_ratios
+    from resnet_edu.measure.probes import shattering
+
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 3, 8, 8), torch.randint(0, 10, (4,))
+    rows = ex.twin_gradient_ratios(x, y, depth=8, width=2, seeds=(0,))
+    assert rows == gradient_ratios(ex.twins(8, width=2), x, y, seeds=(0,))
+    assert {r["model"] for r in rows} == {"plain-8", "resnet-8"}
+    kw = dict(n_points=8, max_lag=2)
+    got = ex.shattering(["plain20"], x[:1], width=2, seeds=(1,), **kw)
+    assert got == shattering(ex.named("plain20", width=2), x[:1], seeds=(1,), **kw)

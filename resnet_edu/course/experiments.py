@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..measure.gradients import gradient_growth, gradient_ratios, gradient_ratios_after_steps
+from ..measure.probes import shattering as probe_shattering
 from ..nets.blocks import PLACEMENTS, scale_branches
 from ..nets.models import MLP, build_model, cifar_resnet, count_macs, count_params
 from ..training.config import TrainConfig
@@ -175,6 +176,24 @@ def twins(depth: int, *, width: int = 16) -> Builders:
         f"{kind}-{depth}": partial(cifar_resnet, depth, width=width, shortcut=shortcut)
         for kind, shortcut in (("plain", False), ("resnet", True))
     }
+
+
+def twin_gradient_ratios(
+    x: torch.Tensor, y: torch.Tensor, *, depth: int = 56, width: int = 4, seeds: Sequence[int] = (0, 1, 2)
+) -> list[Record]:
+    """`measure.gradients.gradient_ratios` of `twins(depth, width=width)` at initialisation on (x, y), run
+    on one CPU thread (`plateaus.one_cpu_thread`): lesson 02's probe of the paper's CIFAR nets."""
+    with one_cpu_thread(x.device.type == "cpu"):
+        return gradient_ratios(twins(depth, width=width), x, y, seeds=seeds)
+
+
+def shattering(
+    names: Sequence[str], x: torch.Tensor, *, width: int = 8, seeds: Sequence[int] = (0, 1, 2), **kw: Any
+) -> list[Record]:
+    """`measure.probes.shattering` (Balduzzi et al. 2017) of the registered nets `names` at `width`,
+    at initialisation, on one CPU thread; `kw` goes to it (n_points, max_lag)."""
+    with one_cpu_thread(x.device.type == "cpu"):
+        return probe_shattering(named(*names, width=width), x, seeds=seeds, **kw)
 
 
 def scaled_shortcuts(depth: int = 20, *, width: int = 16) -> Builders:
