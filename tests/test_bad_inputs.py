@@ -276,7 +276,8 @@ def test_an_interruption_while_writing_is_one_error_line_and_leaves_no_half_file
 def test_reproduce_status_over_damaged_results_names_the_file(capsys, tmp_path):
     (tmp_path / "tiny").mkdir()
     result = tmp_path / "tiny" / "resnet20.json"
-    for content in ('{"records": [], "config": {}, "meta": {}}', "\x00\x01binary", '{"records": 3}'):
+    nan = '{"records": [{"test_acc": NaN}], "config": {}, "meta": {}}'
+    for content in ('{"records": [], "config": {}, "meta": {}}', "\x00\x01binary", '{"records": 3}', nan):
         result.write_text(content)
         code, _, err = run(capsys, "reproduce", "--manifest", "tiny", "--status", "--out", str(tmp_path))
         assert code == 2 and str(result) in err.splitlines()[-1] and err.count("\n") == 1

@@ -136,7 +136,11 @@ def status(jobs: list[Job], out: Path) -> list[Record]:
         done, ours = j.result(out).exists(), None
         if done and j.kind == "train":
             acc = finished(j.result(out)).records[-1].get("test_acc")
-            ours = 100 * (1 - acc) if isinstance(acc, (int, float)) else None
+            if acc is not None and (
+                isinstance(acc, bool) or not isinstance(acc, (int, float)) or not 0 <= acc <= 1
+            ):
+                raise ValueError(f"{str(j.result(out))!r} is damaged: its last test_acc is {acc!r}")
+            ours = None if acc is None else 100 * (1 - acc)
         rows.append(
             dict(
                 job=j.name,
