@@ -350,6 +350,7 @@ LIBRARY = [
     ("span-nan", landscape("random_plane", grid=3, span=math.nan), "span must be a positive finite number"),
     ("span-negative", landscape("random_line", steps=3, span=-1.0), "span must be a positive finite number"),
     ("grid-fraction", landscape("random_plane", grid=2.5), "must be a positive whole number"),
+    ("plane-seed-huge", landscape("random_plane", grid=2, seed=2**70), "seed must be a whole number in"),
     ("steps-zero", landscape("random_line", steps=0), "must be a positive whole number"),
     ("interpolate-span", landscape("interpolate", steps=3, span=(0, math.inf)), "span must be two finite"),
     ("interpolate-steps", landscape("interpolate", steps=2.5), "steps must be a positive whole number"),

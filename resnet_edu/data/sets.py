@@ -101,6 +101,14 @@ def check_positive(name: str, value, *, whole: bool = False) -> None:
         raise ValueError(f"{name} must be a positive {'whole' if whole else 'finite'} number, got {value!r}")
 
 
+def generator(seed: int) -> torch.Generator:
+    """A CPU `torch.Generator` seeded with `seed`; a `ValueError` naming the seed when torch cannot take it
+    (a fraction, or a number outside -2**63..2**64-1)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not -(2**63) <= seed < 2**64:
+        raise ValueError(f"seed must be a whole number in -2**63..2**64-1, got {seed!r}")
+    return torch.Generator().manual_seed(int(seed))
+
+
 def finite_pair(name: str, value) -> tuple[float, float]:
     """`value` as two finite floats (a range's ends); a `ValueError` naming `name` otherwise."""
     pair = tuple(value) if isinstance(value, (tuple, list)) else ()

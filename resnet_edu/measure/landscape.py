@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..data.files import read_npz, write_npz
-from ..data.sets import ImageSet, check_positive, finite_pair
+from ..data.sets import ImageSet, check_positive, finite_pair, generator
 from ..data.tensors import as_tensors, batches
 from ..nets.fold import fold_bn
 from ..nets.modules import preserved
@@ -87,7 +87,7 @@ def filter_normalize(direction: Direction, model: nn.Module, *, keep_1d: bool = 
 def random_direction(model: nn.Module, *, seed: int = 0, keep_1d: bool = False) -> Direction:
     """A filter-normalised Gaussian direction: d ~ N(0, I) (zero mean) from a seeded generator, then
     `filter_normalize`. Covers every parameter; buffers are not part of it."""
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     d = {
         n: torch.randn(p.shape, generator=g, dtype=p.dtype).to(p.device) for n, p in model.named_parameters()
     }
