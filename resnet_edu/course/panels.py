@@ -66,7 +66,7 @@ def skipinit_training(
     fig, (blow, loss_ax, acc_ax) = plt.subplots(1, 3, figsize=(15, 4.3))
     labels = list(dict.fromkeys(h.meta["model"] for h in histories))
     colors = dict(zip(labels, [f"C{k}" for k in (3, 0, 7, 1, 2, 4, 5, 6, 8, 9)]))
-    epochs, drawn = 0, set()
+    epochs, drawn, marked = 0, set(), set()
     for hist in histories:
         label, seed = hist.meta["model"], hist.meta["seed"]
         rows = [r for r in trace if (r["model"], r["seed"]) == (label, seed)]
@@ -79,7 +79,9 @@ def skipinit_training(
         blow.plot([r["step"] for r in head], [r["loss"] for r in head], "o-", color=color, ms=3, **name)
         if hist.meta.get("diverged"):
             at = hist.meta["diverged_step"]
-            blow.axvline(at, color=color, ls=":", **(dict(label=f"{label}: loss NaN/inf") if first else {}))
+            named = {} if label in marked else dict(label=f"{label}: loss NaN/inf")  # once per model
+            blow.axvline(at, color=color, ls=":", **named)
+            marked.add(label)
         else:
             loss_ax.plot(hist.column("epoch"), hist.column("train_loss"), "o-", color=color, **name)
             acc_ax.plot(hist.column("epoch"), hist.column("test_acc"), "o-", color=color, **name)
@@ -92,7 +94,7 @@ def skipinit_training(
     loss_ax.axhline(np.log(1 / CHANCE), color="grey", lw=0.8, ls=":")
     loss_ax.set(
         xlabel="epoch",
-        ylabel="training loss (mean over the epoch; log scale)",
+        ylabel="training loss, epoch mean (log)",
         yscale="log",
         title="Training loss of the runs that stay finite",
     )
