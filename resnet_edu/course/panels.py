@@ -186,7 +186,7 @@ def gradient_flow(rows: Sequence[Record], *, y: str = "grad_rms", smooth: int = 
     batch loss of all models (last panel). Rows: `measure.gradflow.train_recorded` recorder rows."""
     df = pd.DataFrame(list(rows))
     models = list(dict.fromkeys(df.model))
-    fig, axes = plt.subplots(1, len(models) + 1, figsize=(5.3 * (len(models) + 1), 4.3))
+    fig, axes = plt.subplots(1, len(models) + 1, figsize=(5.3 * (len(models) + 1), 5), layout="constrained")
     for ax in axes[1 : len(models)]:  # one y-axis for every model's panel: the gradients compare
         ax.sharey(axes[0])
     seeds = df["seed"].nunique() if "seed" in df else 1
@@ -200,7 +200,7 @@ def gradient_flow(rows: Sequence[Record], *, y: str = "grad_rms", smooth: int = 
             xlabel="SGD step",
             ylabel="||dL/dW_stage|| / sqrt(parameters) (log)",
         )
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)  # below the axes
     for name in models:
         total = df[(df.model == name) & (df.group == "total")].groupby("step").loss.mean()
         axes[-1].plot(total.index, total.rolling(smooth, min_periods=1).mean(), label=name)
