@@ -116,12 +116,8 @@ def test_lessons_01_and_06_install_and_run_where_there_is_no_clone(colab):
     first = job(colab, "lesson", ROOT / "notebooks" / "01_vanishing_gradients.ipynb", colab["content"])
     assert first["error"] is None and first["ran"] == list(range(1, len(first["ran"]) + 1))
     text = first["text"]
-    assert (
-        "Successfully installed" in text and "resnet_edu-0.1.0" in text
-    )  # pip's own line, for Colab's button
-    assert (
-        "ipywidgets 7.7.1" in text and "numpy 2.1." in text and "RESTART NEEDED" not in text
-    )  # nothing upgraded
+    assert "resnet_edu 0.1.0 · torch" in text and "no restart needed" in text  # the install cell's summary
+    assert "ipywidgets 7.7.1" in text and "numpy 2.1." in text and "RESTART NEEDED" not in text  # kept
     assert "resnet_edu 0.1.0" in text and "CIFAR-10 from" in text and "SYNTHETIC" not in text
     assert (colab["content"] / "figures" / "01_degradation.png").exists()  # beside the learner, as in Colab
     shutil.rmtree(colab["tmp"] / "served")  # from here on, nothing the clone served exists
