@@ -71,6 +71,8 @@ def load_data(args: argparse.Namespace):
 
     if args.subset is not None:  # argparse checks it too; this is for callers with a Namespace of their own
         check_count("--subset", args.subset, MAX_PER_CLASS)
+    if args.synthetic and args.data:
+        raise ValueError("--synthetic and --data exclude each other: synthetic images ignore a data path")
     n = args.subset or (500 if args.synthetic else None)
     try:
         train, test, source = lesson_data(

@@ -51,6 +51,13 @@ CLI = [
     ),
     ("seed-negative", [*TRAIN, "--seed", "-1"], {}, 2, "argument --seed"),
     ("subset-zero", [*TRAIN, "--synthetic", "--subset", "0"], {}, 2, "argument --subset"),
+    (
+        "synthetic-and-data",
+        [*TRAIN, "--synthetic", "--data", "x.tar.gz"],
+        {},
+        2,
+        "--synthetic and --data exclude",
+    ),
     ("subset-huge", [*TRAIN, "--synthetic", "--subset", "99999999"], {}, 2, "argument --subset"),
     ("device-meta", [*TRAIN, "--device", "meta"], {}, 2, "device 'meta' cannot train here"),
     ("device-mps", [*TRAIN, "--device", "mps"], {}, 2, "device 'mps'"),
