@@ -52,6 +52,23 @@ def test_train_to_plateau_stops_a_run_whose_loss_cannot_fall_and_numbers_its_epo
     assert torch.tensor(h.column("time")).diff().min() >= 0  # the clock runs on across chunks
 
 
+def test_a_run_in_chunks_is_the_uninterrupted_run():
+    """Chunks resume weights, momentum and data order: no reset at a chunk's start (a reset made the
+    loss drop and climb again every chunk, a sawtooth with the chunk's period)."""
+    from resnet_edu.course.plateaus import train_to_plateau
+    from resnet_edu.data.sets import synthetic_cifar
+    from resnet_edu.nets.models import MLP
+    from resnet_edu.training.config import TrainConfig
+
+    data = synthetic_cifar(4, seed=0)
+    mlp = {"mlp": lambda: MLP(depth=3, width=16, in_features=3 * 32 * 32)}
+    cfg = TrainConfig(epochs=6, batch_size=10, lr=0.005, schedule="constant", augment=False, device="cpu")
+    never = dict(window=50, tol=0.02)  # no plateau within the cap: both run all 6 epochs
+    (chunked,) = train_to_plateau(mlp, data, None, cfg, seeds=(0,), chunk=2, **never)
+    (whole,) = train_to_plateau(mlp, data, None, cfg, seeds=(0,), chunk=6, **never)
+    assert len(chunked.records) == 6 and chunked.column("train_loss") == whole.column("train_loss")
+
+
 def test_train_to_plateau_restores_the_thread_count():
     import torch
 

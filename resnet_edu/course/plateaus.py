@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import statistics
+import tempfile
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import torch
 
@@ -82,22 +84,22 @@ def train_to_plateau(
     plateau criterion (`plateau_epoch`) or `cfg.epochs` (the cap) is reached; one History per run, in
     model-then-seed order, its epochs numbered on from chunk to chunk.
 
-    Each chunk is one `training.fit` call on the same network, so use a schedule that does not depend
-    on the run's length ("constant"); the optimiser (its momentum) starts afresh at every chunk and each
-    chunk draws its own data order (seed + 1000 * chunk). The test set is evaluated after every chunk.
+    Each chunk resumes `training.fit` from the previous chunk's checkpoint (weights, momentum, data
+    order): the run is the one an uninterrupted fit would make, stopped early. Use a schedule that does
+    not depend on the run's length ("constant"). The test set is evaluated after every epoch.
     On a CPU the runs use one thread (`one_cpu_thread`)."""
     histories = []
 
     def run(net, name: str, seed: int) -> History:
         described = dict(model=name, seed=seed, params=count_params(net)) | (meta or {})
-        h = History(config=dataclasses.asdict(dataclasses.replace(cfg, seed=seed)), meta=described)
-        for i in range(-(-cfg.epochs // chunk)):
-            part = dataclasses.replace(cfg, epochs=min(chunk, cfg.epochs - i * chunk), seed=seed + 1000 * i)
-            done, elapsed = len(h.records), h.records[-1]["time"] if h.records else 0.0
-            new = fit(net, train, test, part, progress=False, name=name).records
-            h.records += [r | dict(epoch=r["epoch"] + done, time=r["time"] + elapsed) for r in new]
-            if plateau_epoch(h.column("train_loss"), window=window, tol=tol) is not None:
-                break
+        with tempfile.TemporaryDirectory(prefix="resnet-edu-plateau-") as folder:
+            saved = Path(folder) / "run.pt"
+            for i in range(-(-cfg.epochs // chunk)):
+                part = dataclasses.replace(cfg, epochs=min((i + 1) * chunk, cfg.epochs), seed=seed)
+                h = fit(net, train, test, part, checkpoint=saved, resume=True, progress=False, name=name)
+                if plateau_epoch(h.column("train_loss"), window=window, tol=tol) is not None:
+                    break
+        h.meta |= described
         h.config["epochs"] = len(h.records)
         histories.append(h)
         return h
