@@ -113,6 +113,17 @@ def test_error_bars_start_at_zero_and_show_each_source():
     assert ax.get_xlim()[0] == 0
 
 
+def test_error_bars_average_each_seeds_last_epoch():
+    """Three seeds' runs: the bar is the mean of each run's last-epoch error, not the last seed's."""
+    rows = [
+        dict(model="original", seed=s, epoch=e, test_acc=acc)
+        for s, accs in enumerate([(0.1, 0.5), (0.1, 0.6), (0.1, 0.4)])
+        for e, acc in enumerate(accs, 1)
+    ]
+    ax = plots.plot_error_bars({"ours": rows})
+    assert [round(p.get_width(), 6) for p in ax.patches] == [50.0]  # (50 + 40 + 60) / 3, not 60
+
+
 def test_save_figure_writes_png_and_svg(tmp_path):
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])

@@ -214,15 +214,20 @@ def plot_error_bars(
     labelled with its value: a paper's numbers beside ours (He et al. 2016, Table 2, in lesson 03).
 
     `errors`: {source: {model: error %}} or {source: rows}; rows (`training.history_rows`, a stored
-    run's "records") give 100 (1 - `metric`) at each model's last epoch. The first source (the
-    reference, e.g. the paper) is grey. Bars start at 0, so their lengths compare honestly.
+    run's "records") give 100 (1 - `metric`) at each run's last epoch, averaged over a model's seeds. The
+    first source (the reference, e.g. the paper) is grey. Bars start at 0, so their lengths compare honestly.
     """
     ax = axes(ax)
     table: dict[str, dict[str, float]] = {}
     for source, values in errors.items():
-        if not isinstance(values, dict):
-            last = {r["model"]: r for r in values}  # rows are in epoch order: the last one wins
-            values = {m: 100 * (1 - r[metric]) for m, r in last.items() if r.get(metric) is not None}
+        if not isinstance(
+            values, dict
+        ):  # each run's last row (rows come in epoch order), then the seeds' mean
+            last = {(r["model"], r.get("seed")): r for r in values if r.get(metric) is not None}
+            per_model: dict[str, list[float]] = {}
+            for (m, _), r in last.items():
+                per_model.setdefault(m, []).append(100 * (1 - r[metric]))
+            values = {m: float(np.mean(v)) for m, v in per_model.items()}
         table[source] = {str(m): float(v) for m, v in values.items()}
     models = list(dict.fromkeys(m for values in table.values() for m in values))
     height = 0.8 / max(len(table), 1)

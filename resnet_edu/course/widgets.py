@@ -99,7 +99,7 @@ def gradient_explorer(
         fig, ax = plt.subplots()
         plots.plot_gradient_norms(cache[depth], y="ratio", ax=ax)
         ax.axhline(1, color="k", lw=0.5)
-        blocks = len({r["block"] for r in cache[depth]})
+        blocks = (depth - 2) // 2  # 6n+2 layers: three stages of n two-convolution blocks
         ax.set(
             title=f"Gradient per block at initialisation, depth {depth} ({blocks} blocks)",
             xlabel="block l (0 = first)",
