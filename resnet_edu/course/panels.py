@@ -15,6 +15,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 
 from ..data.sets import CHANCE
@@ -29,7 +30,6 @@ def placements(runs: Sequence[History], errors: Mapping[str, Any], *, title: str
     legend below the axes), the final training loss per placement (middle, mean ± sd and one dot per
     seed), and test error (right, `plots.plot_error_bars` of `errors`: pass the runs of one scale only,
     so that a toy run's errors do not share an axis with a paper's)."""
-    import seaborn as sns
 
     final = pd.DataFrame([h.records[-1] | {"model": h.meta["model"], "seed": h.meta["seed"]} for h in runs])
     fig, (left, mid, right) = plt.subplots(1, 3, figsize=(19, 5.6), layout="constrained")
@@ -190,10 +190,12 @@ def gradient_flow(rows: Sequence[Record], *, y: str = "grad_rms", smooth: int = 
     for ax in axes[1 : len(models)]:  # one y-axis for every model's panel: the gradients compare
         ax.sharey(axes[0])
     seeds = df["seed"].nunique() if "seed" in df else 1
+    stages = list(dict.fromkeys(df.group[df.group != "total"]))  # one colour per stage name in every panel
+    colours = dict(zip(stages, sns.color_palette(n_colors=len(stages))))
     for ax, name in zip(axes, models):
         mine = df[(df.model == name) & (df.group != "total")]
         for stage, part in mine.groupby("group", sort=False):
-            ax.plot(*zip(*part.groupby("step")[y].mean().items()), label=stage)
+            ax.plot(*zip(*part.groupby("step")[y].mean().items()), label=stage, color=colours[stage])
         ax.set(
             yscale="log",
             title=f"{name}: gradient per parameter, per stage\n(mean of {seeds} seeds)",

@@ -165,7 +165,7 @@ def plot_shattering(
     ax.set(
         title=f"Autocorrelation of df/dt along a line of inputs ({seeds} seeds, band ± sd)",
         xlabel="lag (points apart on the line)",
-        ylabel=y,
+        ylabel={"autocorr": "autocorrelation of df/dt"}.get(y, y),
     )
     return ax
 

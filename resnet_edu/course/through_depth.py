@@ -70,6 +70,8 @@ def skip_scale(rows: Sequence[Record]) -> Figure:
             xlabel="depth L (blocks)",
             ylabel="||dE/dx_0|| / ||dE/dx_L||  (log)",
         )
+        if ax.get_legend() is not None:
+            ax.get_legend().set_title("shortcut scale")
     return fig
 
 
