@@ -174,3 +174,19 @@ def make_hub_folder(root, n_train=20, n_test=10, classes=CLASSES, seed=0):
         (root / "plain_text").mkdir(parents=True, exist_ok=True)
         ds.to_parquet(str(root / "plain_text" / f"{split}-00000-of-00001.parquet"))
     return root, arrays
+
+
+def full_disk(monkeypatch):
+    """Every temporary file opened from now on writes to /dev/full: each write fails with ENOSPC, as on
+    a full disk (atomic writes go through `tempfile.NamedTemporaryFile`)."""
+    import os
+    import tempfile
+
+    real = tempfile.NamedTemporaryFile
+
+    def full(*args, **kwargs):
+        f = real(*args, **kwargs)
+        os.dup2(os.open("/dev/full", os.O_WRONLY), f.fileno())
+        return f
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", full)

@@ -5,14 +5,12 @@ hand becomes a row here."""
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import batch, needs_dev_full, run, tiny
+from helpers import batch, full_disk, needs_dev_full, run, tiny
 from resnet_edu.course import settings as S
 from resnet_edu.data import DataError, synthetic_cifar
 from resnet_edu.data import files as F
@@ -254,14 +252,7 @@ def test_a_damaged_checkpoint_is_refused_in_one_line_naming_it(capsys, tmp_path,
 
 @needs_dev_full
 def test_a_full_disk_under_a_checkpoint_is_one_line_naming_the_file(capsys, tmp_path, monkeypatch):
-    real = tempfile.NamedTemporaryFile
-
-    def full(*args, **kwargs):
-        f = real(*args, **kwargs)
-        os.dup2(os.open("/dev/full", os.O_WRONLY), f.fileno())
-        return f
-
-    monkeypatch.setattr(tempfile, "NamedTemporaryFile", full)
+    full_disk(monkeypatch)
     code, _, err = run(capsys, *TRAIN, "--out", str(tmp_path), *TINY)
     last = err.splitlines()[-1]
     assert code == 2 and last == f"error: no space left on device: {tmp_path / 'simplecnn.pt'}"

@@ -4,7 +4,7 @@ import tarfile
 
 import pytest
 
-from helpers import add_member, digest, leftovers, make_image_folder, make_tar, needs_dev_full
+from helpers import add_member, digest, full_disk, leftovers, make_image_folder, make_tar, needs_dev_full
 from resnet_edu.data import DataError, extract_archive, load_cifar10, read_image_folder
 
 pytestmark = pytest.mark.usefixtures("private_cache")
@@ -106,21 +106,12 @@ def test_written_files_get_the_mode_of_a_plain_open_not_0600(tmp_path):
 @needs_dev_full
 def test_a_full_disk_under_torch_save_is_an_oserror_naming_the_file(tmp_path, monkeypatch):
     import errno
-    import os
-    import tempfile
 
     import torch
 
     from resnet_edu.data import atomic_write
 
-    real = tempfile.NamedTemporaryFile
-
-    def full(*args, **kwargs):
-        f = real(*args, **kwargs)
-        os.dup2(os.open("/dev/full", os.O_WRONLY), f.fileno())
-        return f
-
-    monkeypatch.setattr(tempfile, "NamedTemporaryFile", full)
+    full_disk(monkeypatch)
     target = tmp_path / "ck.pt"
     with pytest.raises(OSError) as err:  # torch alone says "RuntimeError: [enforce fail ...] unexpected pos"
         atomic_write(target, lambda f: torch.save({"w": torch.zeros(100_000)}, f))
