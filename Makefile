@@ -48,10 +48,13 @@ COLAB_PACKAGES := $(COLAB_TORCH) "numpy==2.1.*" "pandas==2.2.*" "matplotlib==3.1
   "tqdm==4.67.*" ipywidgets==7.7.1 "ipython==7.34.*" "ipykernel==6.17.*" "notebook==6.5.*" nbclient nbformat
 colab-venv: $(COLAB_VENV)/.installed
 
-$(COLAB_VENV)/.installed: Makefile
+# torch and its CUDA libraries are hard-linked from $(VENV) (.ci/share_torch.py), not copied: two
+# venvs of the CUDA build would need about 11 GB of disk, one needs 6.
+$(COLAB_VENV)/.installed: Makefile .ci/share_torch.py | $(VENV)/.installed
 	rm -rf $(COLAB_VENV)
 	$(PYTHON) -m venv $(COLAB_VENV)
 	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PY) .ci/share_torch.py "$$($(COLAB_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 	$(COLAB_VENV)/bin/python -m pip install --quiet $(COLAB_PACKAGES)
 	touch $@
 
