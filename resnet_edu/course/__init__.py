@@ -11,6 +11,7 @@ plots          single-axes figures in one style
 through_depth  figures of gradients and signals through depth
 panels         figures of training runs
 landscapes     figures of loss landscapes and curvature (lesson 05)
+convergence    figures of gradient flow against convergence, and of Jacobian spectra (lesson 07)
 widgets        ipywidgets explorers, with a static figure where widgets cannot render
 plateaus       where a training loss stops falling, by a stated criterion (lessons 01, 02)
 reproduce      the papers' runs as a resumable queue
@@ -18,6 +19,7 @@ reproduce      the papers' runs as a resumable queue
 
 from . import (
     compare,
+    convergence,
     experiments,
     landscapes,
     panels,
@@ -41,6 +43,7 @@ __all__ = [
     "Start",
     "check_runtime",
     "compare",
+    "convergence",
     "experiments",
     "landscapes",
     "lesson_data",

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..data.sets import ImageSet, balanced_subset, downsample
+from ..data.tensors import as_tensors
 from ..measure.gradients import gradient_growth, gradient_ratios, gradient_ratios_after_steps
 from ..measure.probes import shattering as probe_shattering
 from ..nets.blocks import PLACEMENTS, scale_branches
@@ -156,6 +158,33 @@ def bn_gradients_after_sgd(
             dict(r, when=when, step=step) for r in gradient_growth([r for r in rows if r["step"] == step])
         ]
     return out
+
+
+# ---- lesson 07: gradient flow against convergence -----------------------------------------------
+
+# The MLPs of lesson 07's sweep: blocks x_{l+1} = ReLU(BN(W x_l)) + lambda x_l, He init, a BN before
+# the classifier; lambda = 0 is the plain net. They train full-batch on one fixed subset of 8x8 images.
+CONVERGENCE_MLP: dict[str, Any] = dict(act="relu", init="he", norm=True, head_norm=True, width=64)
+CONVERGENCE_SIZE = 8
+
+
+def convergence_task(
+    data: ImageSet, n_per_class: int, *, size: int = CONVERGENCE_SIZE, device: str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lesson 07's training set as one full batch: `n_per_class` images of every class of `data`,
+    average-pooled to `size` x `size`, normalised, on `device`."""
+    return as_tensors(downsample(balanced_subset(data, n_per_class), size), device)
+
+
+def scaled_mlps(depths: Sequence[int], scales: Sequence[float], *, in_features: int) -> Builders:
+    """{"depth d, lambda=s": builder} for every depth and shortcut scale lambda (0: no shortcut)."""
+    return {
+        f"depth {d}, λ={s:g}": partial(
+            MLP, depth=d, in_features=in_features, shortcut=s > 0, skip_scale=s, **CONVERGENCE_MLP
+        )
+        for d in depths
+        for s in scales
+    }
 
 
 # ---- lessons 02, 04 and 06: CIFAR networks --------------------------------------------------------

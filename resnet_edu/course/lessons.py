@@ -20,6 +20,7 @@ LESSONS = (
     "04_batchnorm_and_shortcuts",
     "05_loss_landscapes",
     "06_resnet18_vs_simplecnn",
+    "07_why_residual_networks_train",
 )
 
 

@@ -41,6 +41,7 @@ QUICK_DATA = {
     "04": (200, 100, 16),
     "05": (200, 50, 16),
     "06": (60, 50, 32),
+    "07": (50, 10, 8),
 }
 
 
@@ -245,7 +246,7 @@ def start(lesson: str, *, seed: int = 0) -> Start:
     from .plots import set_style
 
     if not isinstance(lesson, str) or lesson[:2] not in QUICK_DATA:
-        raise ValueError(f"lesson must name a lesson, '01' to '06' (or '01_...'), got {lesson!r}")
+        raise ValueError(f"lesson must name a lesson, '01' to '07' (or '01_...'), got {lesson!r}")
     set_style()
     torch.manual_seed(seed)
     s = setting()

@@ -14,15 +14,19 @@ the network as it found it.
     rescaling    the same function with rescaled weights: why directions are filter-normalised
     descent      one SGD step against its Taylor prediction eta ||g||^2
     walls        how high the loss rises one filter-norm away, along several directions per net
+    convergence  gradient flow at initialisation against the steps to a loss; the step along training
+    jacobians    the singular values of a deep linear stack's Jacobian, measured and predicted
 """
 
 from . import (
+    convergence,
     depth_probe,
     descent,
     gradflow,
     gradients,
     hessian,
     identities,
+    jacobians,
     landscape,
     lesions,
     probes,
@@ -33,12 +37,14 @@ from . import (
 )
 
 __all__ = [
+    "convergence",
     "depth_probe",
     "descent",
     "gradflow",
     "gradients",
     "hessian",
     "identities",
+    "jacobians",
     "landscape",
     "lesions",
     "probes",

@@ -198,13 +198,22 @@ class ResidualBlock(nn.Module):
 
 
 class MLPBlock(nn.Module):
-    """One fully connected layer, F(x) = act(BN(W x)), with an optional identity shortcut.
+    """One fully connected layer, F(x) = act(BN(W x)), with an optional shortcut: x_{l+1} = F(x_l) + lambda
+    x_l with lambda = `skip_scale` (1: the identity; lesson 07 turns it down toward a plain block).
 
     The smallest network in which lesson 01 shows vanishing gradients: sigmoid vs ReLU,
     naive vs He initialisation, with and without BatchNorm. Same interface as `ResidualBlock`.
     """
 
-    def __init__(self, width: int, *, act: str = "relu", norm: bool = False, shortcut: bool = False):
+    def __init__(
+        self,
+        width: int,
+        *,
+        act: str = "relu",
+        norm: bool = False,
+        shortcut: bool = False,
+        skip_scale: float = 1.0,
+    ):
         super().__init__()
         acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
         if act not in acts:
@@ -217,13 +226,16 @@ class MLPBlock(nn.Module):
         )
         self.after_addition = nn.Identity()
         self.shortcut = nn.Identity() if shortcut else None
+        self.skip_scale = skip_scale
 
     def skip(self, x: torch.Tensor) -> torch.Tensor:
-        """The identity shortcut (zero for a plain block)."""
-        return torch.zeros((), device=x.device, dtype=x.dtype) if self.shortcut is None else x
+        """The shortcut lambda x (zero for a plain block)."""
+        if self.shortcut is None:
+            return torch.zeros((), device=x.device, dtype=x.dtype)
+        return x if self.skip_scale == 1.0 else self.skip_scale * x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, width) -> (B, width)
-        return self.branch(x) + x if self.shortcut is not None else self.branch(x)
+        return self.branch(x) + self.skip(x) if self.shortcut is not None else self.branch(x)
 
 
 def scale_branches(model: nn.Module, value: float) -> nn.Module:

@@ -171,7 +171,8 @@ class MLP(nn.Module):
 
     `init="naive"` draws weights from N(0, 0.01^2) (the small-Gaussian habit before Glorot/He);
     `init="he"` uses Kaiming normal, std = sqrt(2 / fan_in); `init="xavier"` std = sqrt(1 / fan_in)
-    (Glorot & Bengio 2010, the choice for tanh). `head_norm` adds a BatchNorm before the classifier.
+    (Glorot & Bengio 2010, the choice for tanh). `head_norm` adds a BatchNorm before the classifier;
+    `skip_scale` is lambda in every block's x_{l+1} = F(x_l) + lambda x_l (with `shortcut=True`).
     """
 
     def __init__(
@@ -185,6 +186,7 @@ class MLP(nn.Module):
         init: str = "he",
         norm: bool = False,
         shortcut: bool = False,
+        skip_scale: float = 1.0,
         head_norm: bool = False,
     ):
         super().__init__()
@@ -192,7 +194,10 @@ class MLP(nn.Module):
             raise ValueError(f"unknown init {init!r}; use 'he', 'xavier' or 'naive'")
         self.embed = nn.Sequential(nn.Flatten(), nn.Linear(in_features, width))
         self.blocks = nn.Sequential(
-            *[MLPBlock(width, act=act, norm=norm, shortcut=shortcut) for _ in range(depth)]
+            *[
+                MLPBlock(width, act=act, norm=norm, shortcut=shortcut, skip_scale=skip_scale)
+                for _ in range(depth)
+            ]
         )
         # A BN before the classifier (as pre-activation nets end, He et al. 2016) keeps the logits of a
         # residual MLP, whose stream grows with depth, at the scale of a plain one: a fair start.
