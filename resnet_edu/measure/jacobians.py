@@ -134,7 +134,10 @@ def prediction_check(
             worst[kind] = max(errors)
     if not worst:
         raise ValueError("prediction_check needs plain or residual rows of `spectra`")
-    parts = {"plain": "plain within {:.3f} per layer", "residual": "residual within {:.3f}"}
+    parts = {
+        "plain": "plain within {:.3f} per layer",
+        "residual": "residual within {:.3f} over the whole stack",
+    }
     line = ", ".join(parts[k].format(v) for k, v in worst.items())
     held = worst.get("plain", 0) <= per_layer and worst.get("residual", 0) <= residual
     return f"ln(measured / predicted geometric mean): {line}, in all {len(rows)} runs", held
