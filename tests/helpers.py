@@ -190,3 +190,20 @@ def full_disk(monkeypatch):
         return f
 
     monkeypatch.setattr(tempfile, "NamedTemporaryFile", full)
+
+
+def half_squared_error(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """1/2 ||out - target||^2: with a linear model, a loss whose gradient and Hessian are known exactly."""
+    return 0.5 * ((out - target) ** 2).sum()
+
+
+def quadratic(seed: int = 0):
+    """(model, x, y, loss_fn) with L(w) = 1/2 ||X w - y||^2: gradient X^T (X w - y), Hessian X^T X,
+    both known in closed form. float64, 7 points in 4 dimensions."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(7, 4, generator=gen, dtype=torch.float64)
+    y = torch.randn(7, 1, generator=gen, dtype=torch.float64)
+    model = nn.Linear(4, 1, bias=False).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.randn(1, 4, generator=gen, dtype=torch.float64))
+    return model, x, y, half_squared_error

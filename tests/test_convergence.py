@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import half_squared_error, quadratic
 from resnet_edu.course import convergence as figures
 from resnet_edu.measure import convergence
 from resnet_edu.nets.models import MLP
@@ -16,27 +17,13 @@ from resnet_edu.nets.models import MLP
 matplotlib.use("Agg")
 
 
-def _half_sq(out, target):
-    return 0.5 * ((out - target) ** 2).sum()
-
-
-def _quadratic(seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(9, 3, generator=gen, dtype=torch.float64)
-    y = torch.randn(9, 1, generator=gen, dtype=torch.float64)
-    model = nn.Linear(3, 1, bias=False).double()
-    with torch.no_grad():
-        model.weight.copy_(torch.randn(1, 3, generator=gen, dtype=torch.float64))
-    return model, x, y
-
-
 def test_probe_step_on_a_quadratic_gives_the_exact_decrease_and_curvature():
-    model, x, y = _quadratic()
+    model, x, y, loss_fn = quadratic()
     w = model.weight.detach().clone().T
     h = x.T @ x  # the Hessian of 1/2 ||X w - y||^2
     g = x.T @ (x @ w - y)
     lr = 0.02
-    row = convergence.probe_step(model, x, y, lr, loss_fn=_half_sq)
+    row = convergence.probe_step(model, x, y, lr, loss_fn=loss_fn)
     g_sq = float((g * g).sum())
     assert row["grad_sq"] == pytest.approx(g_sq, rel=1e-10)
     assert row["decrease"] == pytest.approx(lr * g_sq - lr**2 / 2 * float(g.T @ h @ g), rel=1e-9)
@@ -54,7 +41,15 @@ def test_train_to_loss_takes_the_steps_gradient_descent_takes_on_a_scalar_model(
     lr, target = 0.1, 1e-3
     expected = math.ceil(math.log(target / 4.5) / (2 * math.log(1 - lr)))
     steps, loss, probes = convergence.train_to_loss(
-        model, x, y, target=target, lr=lr, momentum=0.0, max_steps=500, probe_every=10, loss_fn=_half_sq
+        model,
+        x,
+        y,
+        target=target,
+        lr=lr,
+        momentum=0.0,
+        max_steps=500,
+        probe_every=10,
+        loss_fn=half_squared_error,
     )
     assert steps == expected
     assert loss <= target < 4.5 * (1 - lr) ** (2 * (expected - 1))
@@ -62,7 +57,7 @@ def test_train_to_loss_takes_the_steps_gradient_descent_takes_on_a_scalar_model(
     nn.init.zeros_(model.weight)
     assert (
         convergence.train_to_loss(
-            model, x, y, target=target, lr=lr, momentum=0.0, max_steps=5, loss_fn=_half_sq
+            model, x, y, target=target, lr=lr, momentum=0.0, max_steps=5, loss_fn=half_squared_error
         )[0]
         is None
     )
@@ -70,10 +65,10 @@ def test_train_to_loss_takes_the_steps_gradient_descent_takes_on_a_scalar_model(
 
 @pytest.mark.parametrize("bad", [dict(target=0), dict(lr=-1), dict(max_steps=0), dict(momentum=1.0)])
 def test_train_to_loss_rejects_settings_that_cannot_train(bad):
-    model, x, y = _quadratic()
+    model, x, y, loss_fn = quadratic()
     kw = dict(target=0.1, lr=0.01, max_steps=10, momentum=0.9) | bad
     with pytest.raises(ValueError):
-        convergence.train_to_loss(model, x, y, loss_fn=_half_sq, **kw)
+        convergence.train_to_loss(model, x, y, loss_fn=loss_fn, **kw)
 
 
 def test_gradient_ratio_of_zeroed_branches_is_the_product_of_the_shortcut_scales():

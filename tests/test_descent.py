@@ -4,25 +4,14 @@ import copy
 
 import pytest
 import torch
-from torch import nn
 
+from helpers import quadratic
 from resnet_edu.measure import descent
 from resnet_edu.nets.models import cifar_resnet
 
 
-def _quadratic(seed: int = 0):
-    """L(w) = 1/2 ||X w - y||^2: gradient X^T (X w - y), Hessian X^T X, both known in closed form."""
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(7, 4, generator=gen, dtype=torch.float64)
-    y = torch.randn(7, 1, generator=gen, dtype=torch.float64)
-    model = nn.Linear(4, 1, bias=False).double()
-    with torch.no_grad():
-        model.weight.copy_(torch.randn(1, 4, generator=gen, dtype=torch.float64))
-    return model, x, y, lambda out, target: 0.5 * ((out - target) ** 2).sum()
-
-
 def test_on_a_quadratic_the_second_order_formula_is_the_exact_decrease():
-    model, x, y, loss_fn = _quadratic()
+    model, x, y, loss_fn = quadratic()
     w = model.weight.detach().clone().T  # (4, 1)
     g = x.T @ (x @ w - y)  # the gradient in closed form
     g_sq, g_h_g = float((g * g).sum()), float(((x @ g) ** 2).sum())  # ||g||^2 and g^T X^T X g
@@ -38,7 +27,7 @@ def test_on_a_quadratic_the_second_order_formula_is_the_exact_decrease():
 
 
 def test_summary_finds_the_quadratic_models_best_step_and_where_first_order_fails():
-    model, x, y, loss_fn = _quadratic(1)
+    model, x, y, loss_fn = quadratic(1)
     kappa = descent.one_step_descent(model, x, y, [1e-3], loss_fn=loss_fn)[0]["curvature"]
     lrs = [f / kappa for f in (0.01, 0.05, 0.1, 0.3, 0.5, 1.0, 1.5, 2.5)]
     rows = [dict(r, seed=0) for r in descent.one_step_descent(model, x, y, lrs, loss_fn=loss_fn, label="q")]

@@ -130,19 +130,19 @@ def dose_response(
     """Every model, every seed: `gradient_ratio` at initialisation, then `train_to_loss`.
 
     Returns (runs, probes). runs: one row per model and seed with depth (blocks), skip_scale (lambda;
-    0 for a plain net), grad_ratio, steps (None: not
-    reached), reached, loss (the last), and, with `sharpness_iters`, top_eigenvalue: the Hessian's
-    eigenvalue of largest magnitude at the step the target was reached (None if it was not).
-    probes: the `probe_step` rows (model, seed, step, ...) taken every `probe_every` steps.
+    0 for a plain net), grad_ratio, steps (None: not reached), reached, loss (the last) and
+    top_eigenvalue: with `sharpness_iters`, the Hessian's eigenvalue of largest magnitude at the step
+    the target was reached (None if it was not or without `sharpness_iters`). probes: the
+    `probe_step` rows (model, seed, step, ...) taken every `probe_every` steps.
     """
 
     def run(net: nn.Module, name: str, seed: int) -> list[Record]:
         net = net.to(x.device)
+        ratio = gradient_ratio(net, x, y)  # a net without blocks fails here, with a clear message
         blocks = residual_blocks(net)
         shape = dict(
-            depth=len(blocks), skip_scale=getattr(blocks[0], "skip_scale", 1.0) if blocks[0].shortcut else 0.0
+            depth=len(blocks), skip_scale=blocks[0].skip_scale if blocks[0].shortcut is not None else 0.0
         )
-        ratio = gradient_ratio(net, x, y)
         steps, loss, probes = train_to_loss(
             net, x, y, target=target, lr=lr, max_steps=max_steps, probe_every=probe_every
         )
@@ -162,11 +162,7 @@ def dose_response(
 
     rows = over_seeds(models, seeds, run, progress=progress)
     runs = [{k: v for k, v in r.items() if k != "kind"} for r in rows if r["kind"] == "run"]
-    probes = [
-        {k: v for k, v in r.items() if k not in ("kind", "grad_ratio", "steps", "reached", "top_eigenvalue")}
-        for r in rows
-        if r["kind"] == "probe"
-    ]
+    probes = [{k: v for k, v in r.items() if k != "kind"} for r in rows if r["kind"] == "probe"]
     return runs, probes
 
 
@@ -184,8 +180,8 @@ def trajectory_summary(probes: Sequence[Record], *, tolerance: float = 0.1) -> l
                 model=key[0],
                 seed=key[1],
                 probes=len(mine),
-                ratio=float(ratios.median()),
-                smoothness=float(smooth.median()),
+                ratio=float(ratios.quantile(0.5)),  # the midpoint of the two middle values when even
+                smoothness=float(smooth.quantile(0.5)),
                 held=float(((ratios - 1).abs() <= tolerance).double().mean()),
             )
         )

@@ -46,12 +46,14 @@ def linear_layers(depth: int, width: int, *, kind: str = "plain", seed: int = 0)
     return layers
 
 
+def product(layers: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The input-output Jacobian of a stack of layer Jacobians: their product, last layer first."""
+    return torch.linalg.multi_dot(list(layers)[::-1]) if len(layers) > 1 else layers[0]
+
+
 def linear_jacobian(depth: int, width: int, *, kind: str = "plain", seed: int = 0) -> torch.Tensor:
-    """The input-output Jacobian of `linear_layers`: their product, last layer first."""
-    jac = torch.eye(width, dtype=torch.float64)
-    for w in linear_layers(depth, width, kind=kind, seed=seed):
-        jac = w @ jac
-    return jac
+    """The input-output Jacobian of `linear_layers(depth, width, kind=kind, seed=seed)`."""
+    return product(linear_layers(depth, width, kind=kind, seed=seed))
 
 
 def log_det_gaussian(width: int) -> float:
@@ -92,8 +94,7 @@ def spectra(
             mean_p, gm_p = predicted(kind, depth, width)
             for seed in seeds:
                 layers = linear_layers(depth, width, kind=kind, seed=seed)
-                jac = torch.linalg.multi_dot(layers[::-1]) if depth > 1 else layers[0]
-                sq = torch.linalg.svdvals(jac) ** 2
+                sq = torch.linalg.svdvals(product(layers)) ** 2
                 # ln det(J^T J) = 2 sum_l ln|det W_l|, exact where the SVD of the product is not (it
                 # cannot resolve singular values below about 1e-16 of the largest)
                 log_det = 2 * sum(float(torch.linalg.slogdet(w).logabsdet) for w in layers)
