@@ -10,7 +10,7 @@ ifneq ($(SHARED_DATA),)
 export RESNET_EDU_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: lessons test lint setup setup-dev clean gpu-wheels colab-venv figures repository
+.PHONY: lessons test lint setup setup-dev clean gpu-wheels colab-venv figures repository site
 
 setup: $(VENV)/.installed
 
@@ -26,7 +26,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 setup-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,site]"
 	touch $@
 
 lessons: setup
@@ -56,6 +56,14 @@ $(COLAB_VENV)/.installed: Makefile .ci/share_torch.py | $(VENV)/.installed
 	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(PY) .ci/share_torch.py "$$($(COLAB_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 	$(COLAB_VENV)/bin/python -m pip install --quiet $(COLAB_PACKAGES)
+	touch $@
+
+# The website: build/site/html from the lessons `make lessons` executed (run that first). Offline.
+site: $(VENV)/.installed-site
+	$(PY) -m resnet_edu site
+
+$(VENV)/.installed-site: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[site]"
 	touch $@
 
 # A fork: `make repository URL=https://github.com/OWNER/NAME` points every badge and install cell at it.

@@ -160,6 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("repository", help="point every Colab badge and install cell at a repository (a fork)")
     p.add_argument("url", help="https://github.com/OWNER/NAME")
     p.set_defaults(func=C.cmd_repository)
+
+    p = sub.add_parser("site", help="build the course's website from the executed lessons (after `lessons`)")
+    p.add_argument(
+        "--executed", default="executed", help="folder of the executed lessons (default executed/)"
+    )
+    p.add_argument(
+        "--out", default="build/site", help="folder for the site (default build/site; HTML in html/)"
+    )
+    p.set_defaults(func=C.cmd_site)
     return parser
 
 

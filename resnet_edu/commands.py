@@ -211,15 +211,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
     TrainConfig(device=args.device or "auto").resolved_device()  # an unknown device: one line, now
     if args.target == "train":
-        kw = {
-            "models": tuple(args.models),
-            "steps": args.steps,
-            "warmup": args.warmup,
-            "rounds": args.rounds,
-            "data": args.data,
-            "batch_size": args.batch_size,
-            "compile": args.compile,
-        }
+        kw = dict(models=tuple(args.models), steps=args.steps, warmup=args.warmup, rounds=args.rounds)
+        kw |= dict(data=args.data, batch_size=args.batch_size, compile=args.compile)
         result = bench.bench_train(device=args.device or "auto", seed=args.seed, **kw)
     else:
         result = bench.bench_landscape(
@@ -266,6 +259,13 @@ def cmd_repository(args: argparse.Namespace) -> None:
         f"{len(changed)} files now point at {args.url}: "
         + ", ".join(str(p.relative_to(ROOT)) for p in changed)
     )
+
+
+def cmd_site(args: argparse.Namespace) -> None:
+    from .course.site import build
+
+    html = build(Path(args.executed).resolve(), Path(args.out).resolve())
+    print(f"site: {html / 'index.html'}; serve it with: python -m http.server -d {html}")
 
 
 def cmd_reproduce(args: argparse.Namespace) -> None:

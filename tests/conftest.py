@@ -38,3 +38,10 @@ def private_cache(tmp_path, monkeypatch):
     """A cache of this test's own and no data source: data tests start cold and offline."""
     monkeypatch.setenv("RESNET_EDU_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("RESNET_EDU_DATA", raising=False)
+
+
+@pytest.fixture(scope="session")
+def executed_lessons(tmp_path_factory):
+    """One folder for this run's executed lessons: test_lessons leaves its copies here and the site
+    test builds from them, so no lesson runs twice."""
+    return tmp_path_factory.mktemp("executed")

@@ -1,6 +1,7 @@
 """Execute every lesson headless in the quick setting; any error in any cell fails the test."""
 
 import os
+import shutil
 import subprocess
 
 import nbformat
@@ -27,7 +28,7 @@ def test_notebook_is_stored_without_outputs(path):
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
-def test_notebook_runs_in_the_quick_setting(path, tmp_path, monkeypatch):
+def test_notebook_runs_in_the_quick_setting(path, tmp_path, monkeypatch, executed_lessons):
     monkeypatch.setenv("RESNET_EDU_FIGURES", str(tmp_path / "figures"))  # not into the clone
     before = git_status()
     [record] = course.run_lessons([path.stem], out=tmp_path, setting="quick", progress=False)
@@ -43,6 +44,7 @@ def test_notebook_runs_in_the_quick_setting(path, tmp_path, monkeypatch):
     saved = sorted(p.stem for p in (tmp_path / "figures").glob(f"{path.stem[:2]}_*.png"))
     assert saved and len(pictures) >= len(saved), "every saved figure is also shown in the lesson"
     assert record["seconds"] > 0
+    shutil.copy2(tmp_path / f"{path.stem}.ipynb", executed_lessons)  # the site test builds from these
 
 
 def git_status() -> str:

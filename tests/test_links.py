@@ -37,12 +37,22 @@ def test_a_fork_rewrites_every_copy_at_once_and_back(tmp_path):
         "colab.research.google.com/github/someone/their-fork/blob/main/notebooks/01_"
         in (root / "README.md").read_text()
     )
+    assert links.site_url(root) == "https://someone.github.io/their-fork/"
+    assert set(links.SITE.findall((root / "README.md").read_text())) == {("someone", "their-fork")}
     import nbformat
 
     nb = nbformat.read(root / "notebooks" / f"{LESSONS[0]}.ipynb", as_version=4)  # still a valid notebook
     assert "%pip install -q git+https://github.com/someone/their-fork {keep}" in nb.cells[1].source
     links.set_repository(root, "https://github.com/resnet-edu/resnet-edu")
     assert {p: p.read_bytes() for p in links.copies(root)} == before  # only the address had changed
+
+
+def test_the_readme_names_the_website_the_repository_implies():
+    readme = (HERE / "README.md").read_text()
+    assert links.site_url(HERE) == "https://resnet-edu.github.io/resnet-edu/"
+    assert (
+        set(links.SITE.findall(readme)) == {("resnet-edu", "resnet-edu")} and links.site_url(HERE) in readme
+    )
 
 
 def test_disagreeing_copies_are_found_and_a_bad_address_changes_nothing(tmp_path):

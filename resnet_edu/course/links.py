@@ -19,6 +19,8 @@ COPY = re.compile(
     r"([A-Za-z0-9-]+/[A-Za-z0-9._-]+?)(?=[/\"'\s)\\]|$)",
     re.M,
 )
+# the course's website on GitHub Pages, derived from the repository: https://OWNER.github.io/NAME/
+SITE = re.compile(r"https://([A-Za-z0-9-]+)\.github\.io/([A-Za-z0-9._-]+?)/?(?=[\s)\"'<>]|$)")
 SOURCE = re.compile(r'^Repository = "([^"]*)"', re.M)
 
 
@@ -28,6 +30,14 @@ def repository(root: str | Path) -> str:
     if not found:
         raise ValueError(f"{Path(root) / 'pyproject.toml'} declares no [project.urls] Repository")
     return found.group(1)
+
+
+def site_url(root: str | Path) -> str:
+    """The course's website as GitHub Pages serves it for the declared repository."""
+    match = URL.match(repository(root))
+    if not match:
+        raise ValueError(f"{repository(root)!r} is not a GitHub repository address")
+    return f"https://{match.group(1).lower()}.github.io/{match.group(2)}/"
 
 
 def copies(root: str | Path) -> list[Path]:
@@ -47,16 +57,17 @@ def links(root: str | Path) -> dict[str, list[str]]:
 
 def set_repository(root: str | Path, url: str) -> list[Path]:
     """Point every copy of the address in `root` at `url` (https://github.com/OWNER/NAME): pyproject,
-    README badges, lesson badges and install cells. Returns the files changed; a malformed address
-    changes nothing."""
+    README badges, lesson badges, install cells and the website's address. Returns the files changed;
+    a malformed address changes nothing."""
     match = URL.match(url.strip())
     if not match:
         raise ValueError(f"{url!r} is not a GitHub repository address like https://github.com/OWNER/NAME")
     new = f"{match.group(1)}/{match.group(2)}"
+    site = f"https://{match.group(1).lower()}.github.io/{match.group(2)}/"
     changed = []
     for p in copies(root):
         text = p.read_text(encoding="utf-8")
-        rewritten = COPY.sub(lambda m: m.group(1) + new, text)
+        rewritten = SITE.sub(site, COPY.sub(lambda m: m.group(1) + new, text))
         if rewritten != text:
             atomic_write(p, lambda f, t=rewritten: f.write(t.encode("utf-8")))
             changed.append(p)
