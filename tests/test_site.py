@@ -15,21 +15,44 @@ from resnet_edu import course
 from resnet_edu.course import site
 
 ROOT = course.ROOT
+SOURCE_LINE = "setting: quick\nCIFAR-10 from /home/someone/data/cifar10-jpeg.tar.gz\n"
 
 
-def test_widget_outputs_become_a_line_pointing_to_colab(tmp_path):
-    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}})
-    widget = nbformat.v4.new_output(
-        "display_data", data={site.WIDGET: {"model_id": "x"}, "text/plain": "VBox()"}
+def test_a_page_without_a_kernel_gets_notes_not_widgets_and_no_machine_paths(tmp_path):
+    new = nbformat.v4.new_output
+    widget = new("display_data", data={site.WIDGET: {"model_id": "x"}, "text/plain": "VBox()"})
+    bar = new(
+        "display_data", data={site.WIDGET: {"model_id": "y"}, "text/plain": "  0%|     | 0/48 [00:00<?]"}
     )
-    figure = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})
-    nb.cells = [nbformat.v4.new_code_cell("explore()", outputs=[widget, figure], execution_count=1)]
+    figure = new(
+        "execute_result", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}, execution_count=2
+    )
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}})
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            f"# Lesson · $H(x)$\n\n[![Open in Colab]({site.BADGE})](https://colab)"
+        ),
+        nbformat.v4.new_code_cell("explore()", outputs=[widget, bar], execution_count=1),
+        nbformat.v4.new_code_cell(
+            "course.widgets.gradient_explorer(depths=(8,))", outputs=[figure], execution_count=2
+        ),
+        nbformat.v4.new_code_cell(
+            "S = start()", outputs=[new("stream", text=SOURCE_LINE)], execution_count=3
+        ),
+    ]
     nbformat.write(nb, tmp_path / "in.ipynb")
     site.static_copy(tmp_path / "in.ipynb", tmp_path / "out.ipynb")
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
-    first, second = out.cells[0].outputs
-    assert site.WIDGET not in first["data"] and "needs a running kernel" in first["data"]["text/html"]
-    assert second["data"]["image/png"] == "iVBORw0KGgo="  # the static figure stays
+    title = out.cells[0].source
+    assert title.startswith("# Lesson · H(x)\n") and "](../_static/colab-badge.svg)" in title
+    (note,) = out.cells[1].outputs  # the widget became the note; the progress bar is gone
+    assert "needs a running kernel" in note["data"]["text/html"]
+    shown, after = out.cells[2].outputs  # an explorer's static figure, then the note
+    assert (
+        shown["data"]["image/png"] == "iVBORw0KGgo="
+        and "needs a running kernel" in after["data"]["text/html"]
+    )
+    assert out.cells[3].outputs[0]["text"] == "setting: quick\nCIFAR-10 from cifar10-jpeg.tar.gz\n"
     assert "widgets" not in out.metadata
 
 

@@ -20,7 +20,7 @@ COPY = re.compile(
     re.M,
 )
 # the course's website on GitHub Pages, derived from the repository: https://OWNER.github.io/NAME/
-SITE = re.compile(r"https://([A-Za-z0-9-]+)\.github\.io/([A-Za-z0-9._-]+?)/?(?=[\s)\"'<>]|$)")
+SITE = re.compile(r"https://([A-Za-z0-9-]+)\.github\.io/([A-Za-z0-9._-]+?)/?(?=[\s)\"'<>.,;:]|$)")
 SOURCE = re.compile(r'^Repository = "([^"]*)"', re.M)
 
 

@@ -31,6 +31,7 @@ BADGE_SVG = (
 )
 PROGRESS = re.compile(r"\d+%\|")  # a tqdm bar's text: "  0%|          | 0/48 [...]"
 EXPLORER = re.compile(r"\bwidgets\.\w+_explorer\(")  # a lesson's explorer: a static figure without a kernel
+DATA_PATH = re.compile(r"(CIFAR-10 from )\S*/([^/\s]+)")  # the data's folder on the machine that built it
 NO_KERNEL = (
     "This is a live explorer: it needs a running kernel. Open the lesson in Colab (the badge at the top) "
     "or run it locally to move its sliders; the figure beside it shows its default view."
@@ -95,7 +96,8 @@ def lesson_notebooks(executed: Path) -> list[Path]:
 def static_copy(source: Path, dest: Path, *, depth: str = "../") -> None:
     """`source` for a page without a kernel: progress bars (widgets) dropped, every explorer's static
     figure followed by `NO_KERNEL`, any other widget replaced by it (a widget needs a kernel and a script
-    from another host), the widget state dropped, and Colab's badge served from the site (`depth`: the
+    from another host), the widget state dropped, the data's folder left out of the source line, and
+    Colab's badge served from the site (`depth`: the
     way from the page up to the site's root)."""
     import nbformat
 
@@ -117,6 +119,8 @@ def static_copy(source: Path, dest: Path, *, depth: str = "../") -> None:
                 if not PROGRESS.search(str(data.get("text/plain", ""))):
                     outputs.append(note)
                 continue
+            if out.output_type == "stream":  # the builder's own folders are nobody's business
+                out.text = DATA_PATH.sub(r"\1\2", out.text)
             outputs.append(out)
         if EXPLORER.search(cell.source) and note not in outputs:
             outputs.append(note)
