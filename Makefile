@@ -29,8 +29,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[dev,site]"
 	touch $@
 
+# EDITION=ko runs the Korean edition (notebooks/ko/; executed copies in executed/ko/).
+EDITION ?= en
 lessons: setup
-	$(PY) -m resnet_edu lessons
+	$(PY) -m resnet_edu lessons --lang $(EDITION)
 
 # The README's figures: the lessons executed with their figures written into figures/ (tracked).
 figures: setup

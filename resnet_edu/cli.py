@@ -153,9 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("quick", "gpu", "paper"),
         help="quick (default on a CPU), gpu (default on CUDA) or paper (the runs behind results/)",
     )
-    p.add_argument("--out", default="executed", help="folder for the executed copies (default executed/)")
+    p.add_argument(
+        "--lang", choices=("en", "ko"), default="en", help="the edition: en (default) or ko (한국어)"
+    )
+    p.add_argument("--out", help="folder for the executed copies (default executed/, executed/ko/ for ko)")
     p.add_argument("--timeout", type=whole(1), default=3600, help="seconds one cell may run (default 3600)")
     p.set_defaults(func=C.cmd_lessons)
+
+    p = sub.add_parser(
+        "edition", help="copy the English lessons' code into the Korean ones; list translations to redo"
+    )
+    p.set_defaults(func=C.cmd_edition)
 
     p = sub.add_parser("repository", help="point every Colab badge and install cell at a repository (a fork)")
     p.add_argument("url", help="https://github.com/OWNER/NAME")

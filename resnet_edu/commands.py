@@ -52,16 +52,8 @@ def writable_dir(path: str, flag: str = "--out") -> Path:
 def train_config(args: argparse.Namespace):
     from .training.config import TrainConfig
 
-    given = {
-        "epochs": args.epochs,
-        "lr": args.lr,
-        "batch_size": args.batch_size,
-        "seed": args.seed,
-        "device": args.device,
-        "schedule": args.schedule,
-        "channels_last": args.channels_last or None,
-        "compile": args.compile or None,
-    }
+    given = {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "seed", "device", "schedule")}
+    given |= {"channels_last": args.channels_last or None, "compile": args.compile or None}
     return TrainConfig(**{k: v for k, v in given.items() if v is not None})
 
 
@@ -221,31 +213,35 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(result, indent=1))
         return
+    show = lambda v: f"{v:.4g}" if isinstance(v, float) else f"{v}"
     for key, value in result.items():
         if isinstance(value, list):  # rows of numbers, one per model
-            for row in value:
-                print(
-                    "  "
-                    + "  ".join(
-                        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
-                    )
-                )
+            print("\n".join("  " + "  ".join(f"{k}={show(v)}" for k, v in row.items()) for row in value))
         else:
-            print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
+            print(f"{key}: {show(value)}")
 
 
 def cmd_lessons(args: argparse.Namespace) -> None:
+    from .course.editions import folder
     from .course.lessons import run_lessons
     from .course.settings import setting
 
+    out = ("executed" + "/ko" * (args.lang == "ko")) if args.out is None else args.out  # "" is refused below
     mode = args.setting or setting().name
-    print(f"executing lessons headless ({mode} setting); executed copies go to {args.out}/", file=sys.stderr)
+    print(f"executing lessons headless ({mode} setting); executed copies go to {out}/", file=sys.stderr)
     try:
-        records = run_lessons(args.names or None, out=args.out, setting=args.setting, timeout=args.timeout)
+        kw = dict(out=out, setting=args.setting, timeout=args.timeout, directory=folder(args.lang))
+        records = run_lessons(args.names or None, **kw)
     except RuntimeError as e:  # a failing cell: one line naming the lesson and the error
         raise ValueError(str(e)) from None
     for r in records:
         print(f"{r['lesson']:<32}{r['seconds']:>8.1f} s")
+
+
+def cmd_edition(args: argparse.Namespace) -> None:
+    from .course.editions import sync_all
+
+    print(sync_all())  # raises, naming every Markdown cell whose English text changed since its translation
 
 
 def cmd_repository(args: argparse.Namespace) -> None:

@@ -16,7 +16,7 @@ import pytest
 from resnet_edu import course
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "notebooks" / "ko").glob("*.ipynb"))
 NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?%?(?![\w])")
 REFERENCE = re.compile(
     r"(?:Fig(?:ure|s)?\.?|Eqs?\.?|Equation|Sec(?:tion)?\.?|Table|Tab\.|lessons?|Lessons?|Exercise|exercise|"
@@ -85,8 +85,8 @@ def offending_numbers(nb_path: Path) -> list[str]:
 KNOWN = {}
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
-def test_markdown_quotes_no_new_measured_number(path):
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.parent.name.replace("notebooks", "") + p.stem[:2])
+def test_markdown_quotes_no_new_measured_number(path):  # both editions
     bad = offending_numbers(path)
     known = KNOWN.get(path.stem[:2], set())
     new = [b for b in bad if re.search(r": '(.*?)' in", b).group(1) not in known]

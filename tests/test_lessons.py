@@ -1,6 +1,7 @@
 """Execute every lesson headless in the quick setting; any error in any cell fails the test."""
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -45,6 +46,47 @@ def test_notebook_runs_in_the_quick_setting(path, tmp_path, monkeypatch, execute
     assert saved and len(pictures) >= len(saved), "every saved figure is also shown in the lesson"
     assert record["seconds"] > 0
     shutil.copy2(tmp_path / f"{path.stem}.ipynb", executed_lessons)  # the site test builds from these
+
+
+KOREAN = sorted((course.ROOT / "notebooks" / "ko").glob("*.ipynb"))
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("path", KOREAN, ids=lambda p: "ko" + p.stem[:2])
+def test_korean_lesson_runs_and_prints_the_english_twin_s_conclusions(
+    path, tmp_path, monkeypatch, executed_lessons
+):
+    """The Korean edition executes on its own, and its run reaches the same conclusions, seed for seed,
+    as the English run of the same code (test_notebook_runs_in_the_quick_setting leaves that run)."""
+    monkeypatch.setenv("RESNET_EDU_FIGURES", str(tmp_path / "figures"))
+    english = executed_lessons / path.name
+    if not english.exists():  # this test alone: run the English twin first
+        course.run_lessons([path.stem], out=executed_lessons, setting="quick", progress=False)
+    course.run_lessons([path.stem], out=tmp_path, directory=path.parent, setting="quick", progress=False)
+    ran, twin = (nbformat.read(p, as_version=4) for p in (tmp_path / path.name, english))
+    assert [c.source for c in ran.cells if c.cell_type == "markdown"] == [
+        c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"
+    ]
+    assert conclusions(ran) == conclusions(twin) and conclusions(ran), path.stem
+    assert len(figures(ran)) == len(figures(twin))
+
+
+def conclusions(nb) -> list[str]:
+    """The lines a run concludes with: verdicts over seeds and computed conclusions (no timings in them)."""
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    return [
+        line
+        for line in text.splitlines()
+        if "conclusion:" in line or re.search(r" in \d+ of \d+ seeds", line)
+    ]
+
+
+def figures(nb) -> list:
+    return [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})
+    ]
 
 
 def git_status() -> str:

@@ -14,13 +14,23 @@ def test_every_badge_and_install_cell_names_the_declared_repository():
     owner_name = "/".join(declared.groups())
     found = links.links(HERE)
     assert found["pyproject.toml"] == [owner_name]
-    assert found["README.md"] == [owner_name] * len(LESSONS)  # one Colab badge per lesson
+    for readme in ("README.md", "README.ko.md"):
+        assert found[readme] == [owner_name] * len(LESSONS), readme  # one Colab badge per lesson
     for lesson in LESSONS:
-        assert found[f"notebooks/{lesson}.ipynb"] == [owner_name] * 2, lesson  # its badge and install cell
+        for nb in (f"notebooks/{lesson}.ipynb", f"notebooks/ko/{lesson}.ipynb"):
+            assert found[nb] == [owner_name] * 2, nb  # its badge and install cell
+
+
+def test_each_edition_s_badges_open_its_own_lessons():
+    for readme, folder in (("README.md", "notebooks/"), ("README.ko.md", "notebooks/ko/")):
+        text = (HERE / readme).read_text()
+        for lesson in LESSONS:
+            assert f"blob/main/{folder}{lesson}.ipynb" in text, (readme, lesson)
+    assert "](README.ko.md)" in (HERE / "README.md").read_text()  # the English README links the Korean one
 
 
 def fork(tmp_path):
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "README.ko.md"):
         shutil.copy(HERE / name, tmp_path / name)
     shutil.copytree(HERE / "notebooks", tmp_path / "notebooks")
     return tmp_path

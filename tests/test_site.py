@@ -64,6 +64,14 @@ def test_the_home_page_links_into_the_site_and_lists_every_lesson():
     assert "The four questions" in page and "make lessons" in page
 
 
+def test_the_korean_home_page_links_its_own_lessons_and_the_english_edition():
+    page = site.home_page(ROOT, "ko")
+    assert "(notebooks/" not in page and "](../index.md)" in page and "ko/index" not in page
+    for name in course.LESSONS:
+        assert f"(lessons/{name}.ipynb)" in page and f"lessons/{name}\n" in page
+    assert "](ko/index.md)" in site.home_page(ROOT) and "ko/index\n" in site.home_page(ROOT)
+
+
 def test_a_missing_or_unexecuted_lesson_is_one_clear_error(tmp_path):
     with pytest.raises(site.SiteError, match="make lessons"):
         site.lesson_notebooks(tmp_path)
@@ -105,6 +113,10 @@ def test_the_built_site_holds_every_lesson_with_its_figures_and_verdicts(built):
         page = (built / "lessons" / f"{name}.html").read_text(encoding="utf-8")
         assert page.count("<img") >= 2 and "conclusion:" in page, name
         assert "<details>" in page, name  # exercise solutions stay collapsed
+        assert f'href="../ko/lessons/{name}.html"' in page, name  # the switch to the Korean edition
+        korean = (built / "ko" / "lessons" / f"{name}.html").read_text(encoding="utf-8")
+        assert f'href="../../lessons/{name}.html"' in korean and "conclusion:" in korean, name
+        assert korean.count("<img") == page.count("<img") and "레슨" in korean, name
 
 
 @pytest.mark.notebook

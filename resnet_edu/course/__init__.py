@@ -15,6 +15,8 @@ convergence    figures of gradient flow against convergence, and of Jacobian spe
 widgets        ipywidgets explorers, with a static figure where widgets cannot render
 plateaus       where a training loss stops falling, by a stated criterion (lessons 01, 02)
 reproduce      the papers' runs as a resumable queue
+site           the executed lessons as a static website
+editions       the Korean edition (notebooks/ko/) kept in step with the English lessons
 """
 
 from . import (

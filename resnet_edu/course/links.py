@@ -41,9 +41,10 @@ def site_url(root: str | Path) -> str:
 
 
 def copies(root: str | Path) -> list[Path]:
-    """The files that carry the address: pyproject.toml, the README and every lesson (both editions)."""
+    """The files that carry the address: pyproject.toml, both READMEs and every lesson (both editions)."""
     root = Path(root)
-    return [root / "pyproject.toml", root / "README.md", *sorted(root.glob("notebooks/**/*.ipynb"))]
+    readmes = [p for p in (root / "README.md", root / "README.ko.md") if p.exists()]
+    return [root / "pyproject.toml", *readmes, *sorted(root.glob("notebooks/**/*.ipynb"))]
 
 
 def links(root: str | Path) -> dict[str, list[str]]:

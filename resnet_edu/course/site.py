@@ -11,6 +11,7 @@ elsewhere (it should be nothing); the browser test in `tests/test_site.py` check
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 from pathlib import Path
@@ -73,6 +74,19 @@ p.no-kernel { font-style: italic; color: #555; }
 """
 
 
+START = {  # the home page's last section, per edition
+    "en": "\n\n## Start\n\nRead the lessons here; run them with the two commands at the top of this page "
+    "after cloning [the repository]({repository}), or open any lesson in Colab from its badge.\n",
+    "ko": "\n\n## 시작하기\n\n레슨은 여기서 읽을 수 있다. 직접 실행하려면 "
+    "[저장소]({repository})를 복제한 뒤 이 페이지 맨 위의 두 명령을 쓰거나, "
+    "각 레슨의 배지를 눌러 Colab에서 연다.\n",
+}
+SWITCH = {  # the link under each lesson's title to its twin in the other edition
+    "en": "*[한국어판](../ko/lessons/{name}.ipynb)*",
+    "ko": "*[English edition](../../lessons/{name}.ipynb)*",
+}
+
+
 class SiteError(ValueError):
     """What stops a site build, said in one line."""
 
@@ -93,23 +107,23 @@ def lesson_notebooks(executed: Path) -> list[Path]:
     return paths
 
 
-def static_copy(source: Path, dest: Path, *, depth: str = "../") -> None:
-    """`source` for a page without a kernel: progress bars (widgets) dropped, every explorer's static
-    figure followed by `NO_KERNEL`, any other widget replaced by it (a widget needs a kernel and a script
-    from another host), the widget state dropped, the data's folder left out of the source line, and
-    Colab's badge served from the site (`depth`: the
-    way from the page up to the site's root)."""
+def static_copy(source, dest: Path, *, depth: str = "../", switch: str = "") -> None:
+    """`source` (a path or a notebook) for a page without a kernel: progress bars (widgets) dropped, every
+    explorer's static figure followed by `NO_KERNEL`, any other widget replaced by it (a widget needs a
+    kernel and a script from another host), the widget state dropped, the data's folder left out of the
+    source line, Colab's badge served from the site (`depth`: the way from the page up to the site's
+    root), and the line `switch` (the link to the other edition) under the title."""
     import nbformat
 
     note = nbformat.v4.new_output("display_data", data={"text/html": f'<p class="no-kernel">{NO_KERNEL}</p>'})
-    nb = nbformat.read(source, as_version=4)
+    nb = nbformat.read(source, as_version=4) if isinstance(source, (str, Path)) else copy.deepcopy(source)
     nb.metadata.pop("widgets", None)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
             cell.source = cell.source.replace(BADGE, f"{depth}_static/colab-badge.svg")
         if i == 0 and cell.cell_type == "markdown":  # the title goes into every page's navigation, where
             title, _, rest = cell.source.partition("\n")  # pages without math load no MathJax: plain text
-            cell.source = title.replace("$", "") + "\n" + rest
+            cell.source = title.replace("$", "") + "\n" + (f"\n{switch}\n" if switch else "") + rest
         if cell.cell_type != "code":
             continue
         outputs = []
@@ -128,37 +142,48 @@ def static_copy(source: Path, dest: Path, *, depth: str = "../") -> None:
     nbformat.write(nb, dest)
 
 
-def home_page(root: Path) -> str:
-    """The home page: the README from its title up to its data section (the two commands, the
-    settings, the lesson table, the four questions), with links into the site instead of the repository."""
-    text = (root / "README.md").read_text(encoding="utf-8")
-    end = text.find("\n## Data")
+def home_page(root: Path, lang: str = "en") -> str:
+    """The home page of edition `lang`: its README (README.md, README.ko.md) from its title up to its
+    data section (the two commands, the settings, the lesson table, the four questions), with links
+    into the site instead of the repository and a link to the other edition."""
+    text = (root / ("README.md" if lang == "en" else f"README.{lang}.md")).read_text(encoding="utf-8")
+    end = text.find("\n## Data" if lang == "en" else "\n## 데이터")
     page = text[: end if end > 0 else len(text)]
-    page = re.sub(r"\(notebooks/(\d\d_[A-Za-z0-9_]+)\.ipynb\)", r"(lessons/\1.ipynb)", page)
-    page = re.sub(r'src="figures/', 'src="_static/figures/', page).replace(BADGE, "_static/colab-badge.svg")
+    page = re.sub(r"\(notebooks/(?:ko/)?(\d\d_[A-Za-z0-9_]+)\.ipynb\)", r"(lessons/\1.ipynb)", page)
+    page = re.sub(r"\]\(README(\.ko)?\.md\)", "](ko/index.md)" if lang == "en" else "](../index.md)", page)
+    up = "" if lang == "en" else "../"
+    page = re.sub(r'src="figures/', f'src="{up}_static/figures/', page).replace(
+        BADGE, f"{up}_static/colab-badge.svg"
+    )
     repo = repository(root)
     page = re.sub(r"\]\(#([A-Za-z0-9-]+)\)", rf"]({repo}#\1)", page)  # README sections not on the page
-    page = re.sub(r"\]\((?!https?:|lessons/|_static/)([^)\s]+)\)", rf"]({repo}/blob/main/\1)", page)  # files
-    start = (
-        "\n\n## Start\n\nRead the lessons here; run them with the two commands at the top of this page after "
-        f"cloning [the repository]({repository(root)}), or open any lesson in Colab from its badge.\n"
-    )
-    toc = (
-        "\n```{toctree}\n:hidden:\n:maxdepth: 1\n\n" + "\n".join(f"lessons/{n}" for n in LESSONS) + "\n```\n"
-    )
-    return page + start + toc
+    page = re.sub(
+        r"\]\((?!https?:|lessons/|_static/|ko/index\.md|\.\./)([^)\s]+)\)", rf"]({repo}/blob/main/\1)", page
+    )  # files
+    start = START[lang].format(repository=repository(root))
+    pages = [f"lessons/{n}" for n in LESSONS] + (["ko/index"] if lang == "en" else [])
+    return page + start + "\n```{toctree}\n:hidden:\n:maxdepth: 1\n\n" + "\n".join(pages) + "\n```\n"
 
 
 def stage(executed: Path, src: Path, root: Path = ROOT) -> Path:
     """Write the site's sources into `src` (emptied first): conf.py, the home page, the static copy of
     every executed lesson, the README's figures and the stylesheet."""
+    import nbformat
+
+    from .editions import folder, with_outputs
+
     notebooks = lesson_notebooks(executed)
     if src.exists():
         shutil.rmtree(src)
-    (src / "lessons").mkdir(parents=True)
-    (src / "_static" / "figures").mkdir(parents=True)
-    for p in notebooks:
-        static_copy(p, src / "lessons" / p.name)
+    for sub in ("lessons", "ko/lessons", "_static/figures"):
+        (src / sub).mkdir(parents=True)
+    for p in notebooks:  # a Korean page: its Markdown, and the English run's outputs of identical code
+        korean = nbformat.read(folder("ko", root) / p.name, as_version=4)
+        korean = with_outputs(korean, nbformat.read(p, as_version=4))
+        static_copy(p, src / "lessons" / p.name, switch=SWITCH["en"].format(name=p.stem))
+        static_copy(
+            korean, src / "ko" / "lessons" / p.name, depth="../../", switch=SWITCH["ko"].format(name=p.stem)
+        )
     for png in sorted((root / "figures").glob("*.png")):
         shutil.copy2(png, src / "_static" / "figures" / png.name)
     (src / "_static" / "site.css").write_text(CSS, encoding="utf-8")
@@ -166,6 +191,7 @@ def stage(executed: Path, src: Path, root: Path = ROOT) -> Path:
     (src / "_static" / "favicon.svg").write_text(FAVICON, encoding="utf-8")
     (src / "conf.py").write_text(CONF.format(repository=repository(root)), encoding="utf-8")
     (src / "index.md").write_text(home_page(root), encoding="utf-8")
+    (src / "ko" / "index.md").write_text(home_page(root, "ko"), encoding="utf-8")
     return src
 
 
