@@ -6,7 +6,9 @@ python -m resnet_edu compare resnet18 simplecnn --epochs 30 --out runs/cmp [--fi
 python -m resnet_edu bench train [--models resnet18 simplecnn --steps 3 --json]
 python -m resnet_edu bench landscape [--grid 11 --n-images 512 --json]
 python -m resnet_edu reproduce [--status] [--only table6] [--budget-s 500]
-python -m resnet_edu lessons [01 05 ...] [--setting quick|gpu|paper] [--out executed]
+python -m resnet_edu lessons [01 05 ...] [--setting quick|gpu|paper] [--lang ko] [--out executed]
+python -m resnet_edu edition [--translated 01:12] [--from 08 file.md]
+python -m resnet_edu site [--executed executed]
 """
 
 from __future__ import annotations
@@ -162,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "edition", help="copy the English lessons' code into the Korean ones; list translations to redo"
+    )
+    p.add_argument(
+        "--translated", nargs="+", metavar="NN:CELL", help="Korean cells now translating the current English"
+    )
+    p.add_argument(
+        "--from",
+        dest="source",
+        nargs=2,
+        metavar=("NN", "FILE"),
+        help="write Korean lesson NN from a translation file",
     )
     p.set_defaults(func=C.cmd_edition)
 

@@ -226,7 +226,8 @@ def cmd_lessons(args: argparse.Namespace) -> None:
     from .course.lessons import run_lessons
     from .course.settings import setting
 
-    out = ("executed" + "/ko" * (args.lang == "ko")) if args.out is None else args.out  # "" is refused below
+    default = "executed/ko" if args.lang == "ko" else "executed"
+    out = default if args.out is None else args.out  # an empty --out is refused by run_lessons
     mode = args.setting or setting().name
     print(f"executing lessons headless ({mode} setting); executed copies go to {out}/", file=sys.stderr)
     try:
@@ -239,9 +240,13 @@ def cmd_lessons(args: argparse.Namespace) -> None:
 
 
 def cmd_edition(args: argparse.Namespace) -> None:
-    from .course.editions import sync_all
+    from .course import editions as E
 
-    print(sync_all())  # raises, naming every Markdown cell whose English text changed since its translation
+    if args.source:
+        print(f"wrote {E.translate_file(*args.source)}")
+    if args.translated:
+        print(E.mark_translated(args.translated))
+    print(E.sync_all())  # raises, naming every Markdown cell whose English text changed since its translation
 
 
 def cmd_repository(args: argparse.Namespace) -> None:
@@ -251,10 +256,8 @@ def cmd_repository(args: argparse.Namespace) -> None:
     if not in_clone():
         raise ValueError("the repository's address lives in a clone's files; run this inside a clone")
     changed = set_repository(ROOT, args.url)
-    print(
-        f"{len(changed)} files now point at {args.url}: "
-        + ", ".join(str(p.relative_to(ROOT)) for p in changed)
-    )
+    names = ", ".join(str(p.relative_to(ROOT)) for p in changed)
+    print(f"{len(changed)} files now point at {args.url}: {names}")
 
 
 def cmd_site(args: argparse.Namespace) -> None:

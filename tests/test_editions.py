@@ -140,3 +140,46 @@ def test_edition_command_reports_in_step_lessons(capsys):
     code, out, err = run(capsys, "edition")
     assert code == 0, err
     assert f"{len(course.LESSONS)} Korean lessons in step" in out
+
+
+def copy_of_the_lessons(tmp_path):
+    import shutil
+
+    shutil.copytree(EN, tmp_path / "notebooks")
+    return tmp_path
+
+
+def test_an_edited_translation_is_marked_current_and_bad_marks_change_nothing(tmp_path):
+    root = copy_of_the_lessons(tmp_path)
+    name = course.LESSONS[0]
+    english_path = editions.folder("en", root) / f"{name}.ipynb"
+    english = nbformat.read(english_path, as_version=4)
+    english.cells[0].source += "\n\nOne more sentence."
+    nbformat.write(english, english_path)
+    with pytest.raises(ValueError, match=r"01 cell 0$"):
+        editions.sync_all(root)
+    korean_path = editions.folder("ko", root) / f"{name}.ipynb"
+    before = korean_path.read_bytes()
+    for bad, message in (
+        ("01:1", "no Markdown twin of English cell 1"),
+        ("1x", "not LESSON:CELL"),
+        ("99:0", "unknown"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            editions.mark_translated(["01:0", bad], root)
+        assert korean_path.read_bytes() == before  # nothing written, not even the good mark
+    assert editions.mark_translated(["01:0"], root).startswith("marked 1 Korean cells")
+    assert editions.sync_all(root).startswith(f"{len(course.LESSONS)} Korean lessons in step")
+
+
+def test_a_translation_file_builds_the_korean_lesson(tmp_path):
+    root = copy_of_the_lessons(tmp_path)
+    english = nbformat.read(EN / f"{course.LESSONS[0]}.ipynb", as_version=4)
+    sections = [
+        f"<!-- cell {i} -->\n번역 {i}\n" for i, c in enumerate(english.cells) if c.cell_type == "markdown"
+    ]
+    (tmp_path / "01.md").write_text("\n".join(sections), encoding="utf-8")
+    out = editions.translate_file("01", tmp_path / "01.md", root)
+    korean = nbformat.read(out, as_version=4)
+    assert out == editions.folder("ko", root) / f"{course.LESSONS[0]}.ipynb"
+    assert editions.differences(english, korean) == [] and korean.cells[0].source == "번역 0"

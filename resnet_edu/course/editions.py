@@ -7,6 +7,11 @@ things. Each translated cell records a fingerprint of the English text it transl
 names both cells. `sync` copies the English code into the Korean lesson; `translate` builds a Korean
 lesson from its English twin and a text per Markdown cell. `terms` reads the one terminology table
 (notebooks/ko/TERMS.md) and `term_problems` checks a lesson against it.
+
+The workflow (`python -m resnet_edu edition`): after an English edit, `edition` copies changed code
+across and lists the Markdown cells to translate again; edit them in the Korean lesson, then
+`edition --translated 01:12` records that they translate the current English. A new lesson's
+translation is written as a file of `<!-- cell N -->` sections and built with `edition --from NN FILE`.
 """
 
 from __future__ import annotations
@@ -44,6 +49,10 @@ def _source(cell) -> str:
 
 def _translates(cell) -> str | None:
     return cell.get("metadata", {}).get("resnet_edu", {}).get("translates")
+
+
+def _same_cells(a, b) -> bool:
+    return [c["cell_type"] for c in a["cells"]] == [c["cell_type"] for c in b["cells"]]
 
 
 def differences(english, korean, name: str = "") -> list[str]:
@@ -103,7 +112,7 @@ def read_texts(text: str) -> dict[int, str]:
 def sync(english, korean) -> list[int]:
     """Copy `english`'s code cells into `korean` in place (cell for cell); return the Markdown cells
     whose English text changed since they were translated (those need a translator)."""
-    if [c["cell_type"] for c in english["cells"]] != [c["cell_type"] for c in korean["cells"]]:
+    if not _same_cells(english, korean):
         raise ValueError("the two lessons' cells differ in number or type; translate the lesson again")
     stale = []
     for i, (e, k) in enumerate(zip(english["cells"], korean["cells"])):
@@ -112,6 +121,67 @@ def sync(english, korean) -> list[int]:
         elif _translates(k) != fingerprint(_source(e)):
             stale.append(i)
     return stale
+
+
+def _pair(name: str, root: str | Path):
+    import nbformat
+
+    en, ko = folder("en", root) / f"{name}.ipynb", folder("ko", root) / f"{name}.ipynb"
+    if not ko.exists():
+        raise ValueError(f"no Korean lesson {ko}: translate {en.name} first")
+    return nbformat.read(en, as_version=4), nbformat.read(ko, as_version=4), ko
+
+
+def _lesson(number: str) -> str:
+    from .lessons import LESSONS
+
+    found = [name for name in LESSONS if name.startswith(number)]
+    if len(found) != 1 or not number:
+        raise ValueError(f"unknown lesson {number!r}; use a number such as 01")
+    return found[0]
+
+
+def mark_translated(cells: list[str], root: str | Path = ROOT) -> str:
+    """Record that the Korean cells named "NN:CELL" (lesson, cell index) now translate their English
+    twins' current text: after editing a translation that `sync_all` listed."""
+    import nbformat
+
+    by_lesson: dict[str, list[int]] = {}
+    for item in cells:
+        number, _, cell = item.partition(":")
+        if not cell.isdigit():
+            raise ValueError(f"{item!r} is not LESSON:CELL, e.g. 01:12")
+        by_lesson.setdefault(_lesson(number), []).append(int(cell))
+    pairs = {name: _pair(name, root) for name in by_lesson}
+    for name, indices in by_lesson.items():  # every cell is checked before any lesson is written
+        english, korean, _ = pairs[name]
+        bad = [
+            i for i in indices if i >= len(korean["cells"]) or korean["cells"][i]["cell_type"] != "markdown"
+        ]
+        if bad or not _same_cells(english, korean):
+            raise ValueError(
+                f"Korean lesson {name[:2]} has no Markdown twin of English cell {(bad or indices)[0]}"
+            )
+    for name, indices in by_lesson.items():
+        english, korean, path = pairs[name]
+        for i in indices:
+            korean["cells"][i]["metadata"] = {
+                "resnet_edu": {"translates": fingerprint(_source(english["cells"][i]))}
+            }
+        nbformat.write(korean, path)
+    return f"marked {len(cells)} Korean cells as translating the current English text"
+
+
+def translate_file(number: str, path: str | Path, root: str | Path = ROOT) -> Path:
+    """Write the Korean lesson `number` from its English twin and a translation file (`read_texts`)."""
+    import nbformat
+
+    name = _lesson(number)
+    english = nbformat.read(folder("en", root) / f"{name}.ipynb", as_version=4)
+    korean = translate(english, read_texts(Path(path).read_text(encoding="utf-8")))
+    out = folder("ko", root) / f"{name}.ipynb"
+    nbformat.write(korean, out)
+    return out
 
 
 def sync_all(root: str | Path = ROOT) -> str:
@@ -123,10 +193,7 @@ def sync_all(root: str | Path = ROOT) -> str:
 
     written, stale = [], []
     for name in LESSONS:
-        en, ko = folder("en", root) / f"{name}.ipynb", folder("ko", root) / f"{name}.ipynb"
-        if not ko.exists():
-            raise ValueError(f"no Korean lesson {ko}: translate {en.name} first")
-        english, korean = nbformat.read(en, as_version=4), nbformat.read(ko, as_version=4)
+        english, korean, ko = _pair(name, root)
         before = nbformat.writes(korean)
         stale += [f"{name[:2]} cell {i}" for i in sync(english, korean)]
         if nbformat.writes(korean) != before:
@@ -143,13 +210,13 @@ def with_outputs(korean, english_executed):
     """The Korean lesson with the outputs of its English twin's executed copy, cell for cell: the code
     is identical (checked: a `ValueError` otherwise), so these are the outputs the Korean copy prints.
     How the website shows the Korean edition without executing every lesson twice."""
-    if [c["cell_type"] for c in korean["cells"]] != [c["cell_type"] for c in english_executed["cells"]]:
+    if not _same_cells(korean, english_executed):
         raise ValueError("the Korean lesson's cells differ from the executed English lesson's")
     merged = copy.deepcopy(korean)
     for i, (k, e) in enumerate(zip(merged["cells"], english_executed["cells"])):
         if k["cell_type"] == "code":
             if _source(k) != _source(e):
-                raise ValueError(f"code cell {i} differs between the editions: run `sync` and execute again")
+                raise ValueError(f"code cell {i} differs between the editions: {SYNC} and execute again")
             k["outputs"], k["execution_count"] = copy.deepcopy(e["outputs"]), e.get("execution_count")
     return merged
 
@@ -181,10 +248,11 @@ def terms(path: str | Path | None = None) -> list[Term]:
 
 
 def markdown(nb) -> str:
-    """All Markdown text of a notebook on one line (a term may wrap), code spans and display code removed
-    (they stay in English)."""
+    """All Markdown text of a notebook on one line (a term may wrap), without blockquote markers, code
+    spans and display code (they stay in English)."""
     text = "\n".join(_source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
     text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    text = re.sub(r"^[ \t]*>[ \t]?", "", text, flags=re.M)  # a blockquote's markers, which may split a term
     return re.sub(r"\s+", " ", re.sub(r"`[^`\n]*`", " ", text))
 
 

@@ -178,9 +178,9 @@ def stage(executed: Path, src: Path, root: Path = ROOT) -> Path:
     for sub in ("lessons", "ko/lessons", "_static/figures"):
         (src / sub).mkdir(parents=True)
     for p in notebooks:  # a Korean page: its Markdown, and the English run's outputs of identical code
-        korean = nbformat.read(folder("ko", root) / p.name, as_version=4)
-        korean = with_outputs(korean, nbformat.read(p, as_version=4))
-        static_copy(p, src / "lessons" / p.name, switch=SWITCH["en"].format(name=p.stem))
+        english = nbformat.read(p, as_version=4)
+        korean = with_outputs(nbformat.read(folder("ko", root) / p.name, as_version=4), english)
+        static_copy(english, src / "lessons" / p.name, switch=SWITCH["en"].format(name=p.stem))
         static_copy(
             korean, src / "ko" / "lessons" / p.name, depth="../../", switch=SWITCH["ko"].format(name=p.stem)
         )
