@@ -255,7 +255,8 @@ def plot_plateaus(
     ax = axes(ax, figsize=(8.4, 4.2), layout="constrained")
     rows = _records(histories)
     models = list(dict.fromkeys(r["model"] for r in rows))
-    for color, model in zip(sns.color_palette(n_colors=len(models)), models):
+    palette = sns.color_palette(n_colors=len(models) + 1)  # vermilion (4th) sits too close to orange (2nd)
+    for color, model in zip(palette[:3] + palette[4:], models):  # for thin lines: skip it
         mine = [r for r in rows if r["model"] == model]
         for i, seed in enumerate(dict.fromkeys(r["seed"] for r in mine)):
             run = [r for r in mine if r["seed"] == seed]
