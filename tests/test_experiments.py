@@ -32,6 +32,14 @@ def test_degradation_mlps_are_tanh_xavier_without_bn_in_the_blocks():
     assert kinds(with_bn.blocks[0].branch) == ["Linear", "BatchNorm1d", "Tanh"]
 
 
+def test_the_slow_plateau_configs_differ_from_theirs_only_by_a_tenth_of_the_rate():
+    import dataclasses
+
+    for slow, base in ((ex.PLATEAU_CFG_SLOW, ex.PLATEAU_CFG), (ex.PLATEAU_CFG_GPU_SLOW, ex.PLATEAU_CFG_GPU)):
+        assert slow.lr == pytest.approx(base.lr / 10)
+        assert dataclasses.replace(slow, lr=base.lr) == base
+
+
 def test_mlp_variants_build_the_asked_depth_and_input():
     nets = ex.mlp_variants(ex.MLP_VARIANTS, depth=4, width=8, in_features=12)
     assert list(nets) == list(ex.MLP_VARIANTS)

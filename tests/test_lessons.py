@@ -64,7 +64,9 @@ def test_korean_lesson_runs_and_prints_the_english_twin_s_conclusions(
     english = executed_lessons / path.name
     if not english.exists():  # this test alone: run the English twin first
         course.run_lessons([path.stem], out=executed_lessons, setting="quick", progress=False)
+    before = git_status()
     course.run_lessons([path.stem], out=tmp_path, directory=path.parent, setting="quick", progress=False)
+    assert git_status() == before, "a Korean lesson run changed the clone's files"
     ran, twin = (nbformat.read(p, as_version=4) for p in (tmp_path / path.name, english))
     assert [c.source for c in ran.cells if c.cell_type == "markdown"] == [
         c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"

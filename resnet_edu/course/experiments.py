@@ -56,6 +56,10 @@ PLATEAU_SIZE, PLATEAU_WIDTH = 16, 64
 # Lesson 02: a cap of 20 epochs fits its time budget; the plain 30-block net has levelled off by then, the
 # residual nets are still falling and are compared where the cap stops them.
 PLATEAU_CFG_SHORTCUTS = dataclasses.replace(PLATEAU_CFG, epochs=20)
+# Lessons 01 and 02 train their nets again at a tenth of the learning rate (lesson 01's cap): at the shared
+# rate the deep plain net stalls near chance, and part of that is the rate itself.
+PLATEAU_CFG_SLOW = dataclasses.replace(PLATEAU_CFG, lr=PLATEAU_CFG.lr / 10)
+PLATEAU_CFG_GPU_SLOW = dataclasses.replace(PLATEAU_CFG_GPU, lr=PLATEAU_CFG_GPU.lr / 10)
 
 
 def degradation_mlps(
