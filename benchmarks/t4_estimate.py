@@ -33,13 +33,16 @@ TRAIN, TEST = 50_000, 10_000  # CIFAR-10 images per split
 
 # lesson -> (what, model, width, epochs, batch size, runs = nets x seeds) of its `gpu` setting
 WORK = {
-    "01": [("degradation", "plain20", 16, 6, 128, 1), ("degradation", "plain56", 16, 6, 128, 1)],
+    "01": [  # each net at the shared learning rate and again at a tenth of it
+        *[(f"degradation{lr}", m, 16, 6, 128, 1) for lr in ("", ", lr / 10") for m in ("plain20", "plain56")]
+    ],
     "02": [
         ("option A vs B", "resnet20", 16, 3, 128, 6),
-        ("degradation", "plain20", 16, 6, 128, 1),
-        ("degradation", "plain56", 16, 6, 128, 1),
-        ("degradation", "resnet20", 16, 6, 128, 1),
-        ("degradation", "resnet56", 16, 6, 128, 1),
+        *[
+            (f"degradation{lr}", m, 16, 6, 128, 1)
+            for lr in ("", ", lr / 10")
+            for m in ("plain20", "plain56", "resnet20", "resnet56")
+        ],
     ],
     "03": [("shortcut scaling", "resnet20", 16, 5, 128, 9), ("placements", "resnet20", 16, 5, 128, 15)],
     "04": [
