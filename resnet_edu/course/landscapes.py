@@ -138,15 +138,19 @@ def filter_normalisation(demo: Mapping[str, Mapping[str, np.ndarray]], alphas: n
             ylabel="training loss",
             yscale="log",
         )
+        plain = FuncFormatter(lambda v, _: f"{v:.3g}")  # 1.6, 2, 3 rather than 2 x 10^0
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="y", which="both", labelleft=True, labelsize=8)  # both panels, though shared
         ax.legend()
     return fig
 
 
 def surface_slices(lines: Mapping[Any, Any]) -> Figure:
-    """1-D loss curves along one filter-normalised random direction (Li et al. 2018, Sec. 4): one colour
-    per net (the Surface's meta label), the geometric mean over seeds as a line and x/÷ one sd (of log10
-    loss) as a band when several Surfaces share a label; log loss axis, so the floor and the walls both
-    show."""
+    """1-D loss curves along filter-normalised random directions (Li et al. 2018, Sec. 4): one colour
+    per net (the Surface's meta label), the geometric mean of its curves (seeds, directions) as a line
+    and x/÷ one sd (of log10 loss) as a band when several Surfaces share a label; log loss axis, so the
+    floor and the walls both show."""
     surfaces = {k: as_surface(s) for k, s in lines.items()}
     df = pd.DataFrame(
         [
@@ -158,11 +162,11 @@ def surface_slices(lines: Mapping[Any, Any]) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for model, part in df.groupby("model", sort=False):
         n = len(part) // part.a.nunique()
-        plots.mean_band(ax, part, "a", "loss", log=True, label=f"{model} ({n} seed{'s' * (n > 1)})")
+        plots.mean_band(ax, part, "a", "loss", log=True, label=f"{model} ({n} curve{'s' * (n > 1)})")
     ax.set(
         yscale="log",
-        title="Loss along a filter-normalised random direction per seed\n"
-        "(line: geometric mean over seeds; band: x/÷ one sd)",
+        title="Loss along filter-normalised random directions\n"
+        "(line: geometric mean of a net's curves; band: x/÷ one sd)",
         xlabel="step a (filter-normalised units)",
         ylabel="training loss (log scale)",
     )
@@ -176,26 +180,27 @@ def shared_log_levels(surfaces: Mapping[str, Any], n: int = 21) -> np.ndarray:
     return np.linspace(logs.min(), logs.max(), n)
 
 
-def surface_contours(planes: Mapping[str, Any]) -> Figure:
+def surface_contours(planes: Mapping[str, Any], *, line: float | None = None, line_name: str = "") -> Figure:
     """Filled contours of 2-D surfaces side by side on one log colour scale whose ticks read as losses
-    (Li et al. 2018, Fig. 5)."""
+    (Li et al. 2018, Fig. 5); `line` draws the contour at that loss dashed in white (named in the title)."""
     levels = shared_log_levels(planes)
     fig, axes = plt.subplots(1, len(planes), figsize=(6.75 * len(planes), 5.2), squeeze=False)
     for ax, surf in zip(axes[0], planes.values()):
         surf = as_surface(surf)
         plot_landscape_contour(surf, levels=levels, log=True, ax=ax)
-        ax.set(
-            title=f"{surf.meta['label']}: training loss",
-            xlabel="a (direction 1)",
-            ylabel="b (direction 2)",
-        )
+        title = f"{surf.meta['label']}: training loss"
+        if line is not None:
+            a, b = _grid(surf)
+            ax.contour(a, b, _values(surf, True, None), levels=[np.log10(line)], colors="w", linestyles="--")
+            title += f"\n(dashed: loss {line:.2f}{f', {line_name}' if line_name else ''})"
+        ax.set(title=title, xlabel="a (direction 1)", ylabel="b (direction 2)")
     fig.tight_layout()
     return fig
 
 
-def surface_3d(planes: Mapping[str, Any]) -> Figure:
+def surface_3d(planes: Mapping[str, Any], *, elev: float = 55, azim: float = -45) -> Figure:
     """3-D views of log10 loss of 2-D surfaces with one vertical axis and colour scale (Li et al. 2018,
-    Fig. 1)."""
+    Fig. 1), seen from above a corner (`elev`, `azim` in degrees) so that the walls do not hide the floor."""
     levels = shared_log_levels(planes)
     lo, hi = levels[0], levels[-1]
     fig = plt.figure(figsize=(6 * len(planes), 5))
@@ -210,6 +215,7 @@ def surface_3d(planes: Mapping[str, Any]) -> Figure:
             zlabel="training loss (log scale)",
             zlim=(lo, hi),
         )
+        ax.view_init(elev=elev, azim=azim)
     return fig
 
 
