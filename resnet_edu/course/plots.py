@@ -48,7 +48,9 @@ def plot_gradient_norms(
     Several rows per point (seeds) draw their mean with a band of ± one standard deviation."""
     ax = axes(ax)
     df, hue = _frame(records, hue)
-    sns.lineplot(data=df, x=x, y=y, hue=hue, marker="o", errorbar="sd", ax=ax)
+    names = df[hue].unique()  # a marker per line too: some palette colours are close
+    markers = {name: "osD^vPX*"[k % 8] for k, name in enumerate(names)}
+    sns.lineplot(data=df, x=x, y=y, hue=hue, style=hue, markers=markers, dashes=False, errorbar="sd", ax=ax)
     if log:
         ax.set_yscale("log")
     ax.set(xlabel="block (input x_l)" if x == "block" else x, ylabel=y.replace("_", " "))
