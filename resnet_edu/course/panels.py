@@ -240,7 +240,7 @@ def one_step_descent(rows: Sequence[Record], *, tolerance: float = 0.1) -> Figur
         ylim=(low, 1.5 * top),
         xlabel="learning rate of the one step",
         ylabel="loss before - loss after",
-        title="One plain SGD step on a fixed batch (band: min to max over seeds)",
+        title="One plain SGD step on a fixed batch\n(band: min to max over seeds; lines that leave go on)",
     )
     left.axhline(0, color="grey", lw=0.8)
     right.axhspan(1 - tolerance, 1 + tolerance, color="grey", alpha=0.15, lw=0)
@@ -250,8 +250,8 @@ def one_step_descent(rows: Sequence[Record], *, tolerance: float = 0.1) -> Figur
         ylim=(low_ratio, 1.2),
         xlabel="learning rate of the one step",
         ylabel="measured / first-order prediction",
-        title=f"Where the first order holds (grey: within {tolerance:.0%})",
+        title=f"Where the first order holds\n(grey: within {tolerance:.0%})",
     )
-    left.legend(fontsize=8)
-    right.legend(fontsize=8)
+    left.legend(fontsize=8, loc="lower left")  # small steps hug zero; large ones rise or plunge at the right
+    right.legend(fontsize=8, loc="lower left")
     return fig
