@@ -29,6 +29,17 @@ def test_lesion_summary_by_hand():
     assert plain["halved"] == 1  # below 0.25: block 0
 
 
+def test_lesion_summary_leaves_out_a_kind_of_block():
+    data = rows("res", 0, 0.5, [0.1, 0.45, 0.5, 0.2])
+    for r, kind in zip(data, ["baseline", "first block", "other", "downsampling", "other"]):
+        r["kind"] = kind
+    (res,) = lesions.lesion_summary(data, leave_out=("downsampling",))
+    assert res["deletable"] == 3 and res["mean_acc"] == pytest.approx((0.1 + 0.45 + 0.2) / 3)
+    assert res["best_block"] == 1  # block 2 (0.5, downsampling) is not counted
+    (every,) = lesions.lesion_summary(data)
+    assert every["deletable"] == 4 and every["best_block"] == 2
+
+
 def test_lesion_summary_needs_a_deletable_block():
     with pytest.raises(ValueError, match="no block"):
         lesions.lesion_summary(rows("plain", 0, 0.4, [0.3], skipped={0}))

@@ -85,5 +85,7 @@ def test_variance_panel_draws_the_fit_and_the_pure_reference():
     assert len(fig.axes) == 3
     ref = [line for line in fig.axes[2].get_lines() if line.get_linestyle() == "--"][0]
     assert np.allclose(ref.get_ydata(), 1 / np.sqrt(np.arange(1, 7)))  # not fitted to the data
+    level = [line for line in fig.axes[2].get_lines() if line.get_linestyle() == ":"][0]
+    assert np.allclose(level.get_ydata(), 1)  # where the branch is as large as the skip
     fit = [line for line in fig.axes[1].get_lines() if line.get_linestyle() == "--"][0]
     assert np.allclose(fit.get_ydata(), 0.505 + 0.4 * np.arange(6))  # the mean of the two seeds' lines

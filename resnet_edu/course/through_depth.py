@@ -124,6 +124,7 @@ def variance_through_depth(rows: Sequence[Record], *, reference: str = "BatchNor
     bn["l"] = bn.block + 1
     plots.mean_band(right, bn, "l", "share", log=True, label="measured sqrt(Var(F(x_l)) / Var(x_l))")
     right.plot(ls + 1, 1 / np.sqrt(ls + 1), "k--", label="1 / sqrt(l): slope -1/2 (no fit)")
+    right.axhline(1, color="grey", ls=":", lw=1, label="1: branch as large as the skip")
     right.set(
         xscale="log",
         yscale="log",

@@ -122,16 +122,20 @@ def lesion_runs(
     return over_seeds(models, seeds, run), histories
 
 
-def lesion_summary(rows: Sequence[Record], *, chance: float = CHANCE) -> list[Record]:
+def lesion_summary(
+    rows: Sequence[Record], *, chance: float = CHANCE, leave_out: Sequence[str] = ()
+) -> list[Record]:
     """One row per (model, seed) of `lesion_runs` (or `lesion_study`) rows: baseline accuracy,
     deletable blocks, mean_acc over them, kept = mean_acc / baseline, the worst and best deletions
     (block, accuracy and, where the rows say, kind), and halved: deletions that lose more than half of
-    the baseline's margin above chance (accuracy below chance + (baseline - chance) / 2)."""
+    the baseline's margin above chance (accuracy below chance + (baseline - chance) / 2).
+    `leave_out`: kinds of block (e.g. "downsampling", which a plain net cannot lose) not counted, so
+    that a ResNet and its plain twin are averaged over the same blocks."""
     out = []
     for model, seed in dict.fromkeys((r["model"], r.get("seed")) for r in rows):
         mine = [r for r in rows if r["model"] == model and r.get("seed") == seed]
         base = next(r["accuracy"] for r in mine if r["block"] < 0)
-        cut = [r for r in mine if r["block"] >= 0 and not r["skipped"]]
+        cut = [r for r in mine if r["block"] >= 0 and not r["skipped"] and r.get("kind") not in leave_out]
         if not cut:
             raise ValueError(f"{model!r} (seed {seed}) has no block that could be deleted")
         worst, best = min(cut, key=lambda r: r["accuracy"]), max(cut, key=lambda r: r["accuracy"])
