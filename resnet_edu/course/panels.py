@@ -43,7 +43,7 @@ def placements(runs: Sequence[History], errors: Mapping[str, Any], *, title: str
         xlabel="training cross-entropy",
         ylabel="",
     )
-    plots.plot_error_bars(errors, ax=right)
+    plots.plot_error_bars(errors, xlabel="test error (%), on the test images each source names", ax=right)
     right.set_title("test error by placement")
     return fig
 
@@ -96,7 +96,7 @@ def skipinit_training(
         xlabel="epoch",
         ylabel="training loss, epoch mean (log)",
         yscale="log",
-        title="Training loss of the runs that stay finite",
+        title="Training loss of the runs that stay finite\n(dotted: chance, ln 10)",
     )
     acc_ax.axhline(CHANCE, color="grey", lw=0.8, ls=":")
     acc_ax.set(
@@ -136,18 +136,20 @@ def lesion(records: Sequence[Record]) -> Figure:
             width,
             yerr=stats["std"].fillna(0),
             color=color,
-            alpha=0.75,
+            alpha=0.6,
             capsize=2,
+            error_kw=dict(ecolor="grey", lw=1),
             label=f"{model} (bars: mean ± sd over {mine.seed.nunique()} seeds)",
         )
         pos = dict(zip(blocks, xs))
-        ax.plot(cut.block.map(pos), cut.accuracy, ".", color="k", ms=3)
+        ax.plot(cut.block.map(pos), cut.accuracy, "o", color="k", mec="w", ms=5, zorder=3)  # above whiskers
         ax.axhline(mine[mine.block < 0].accuracy.mean(), color=color, ls="--", lw=1)
     ax.axhline(CHANCE, color="grey", lw=0.8, ls=":")
+    down = set(df.block[df.kind == "downsampling"]) if "kind" in df else set()  # stage's first blocks
     ax.set(
         xticks=np.arange(len(blocks)),
-        xticklabels=blocks,
-        xlabel="deleted block (0 = first)",
+        xticklabels=[f"{b}\ndown" if b in down else str(b) for b in blocks],
+        xlabel="deleted block (0 = first; down: it changes the shape, a stage's first)",
         ylabel="test accuracy",
         ylim=(0, min(1.0, 1.4 * df.accuracy.max())),
         title="Test accuracy after deleting one block (dashed: nothing deleted; dots: seeds)",

@@ -79,7 +79,8 @@ def plot_training_curves(
     band: str = "sd",
     ax: Axes | None = None,
 ) -> Axes:
-    """Train (dashed) and test (solid) `metric` ("loss" or "acc") against epoch (He et al. 2015, Fig. 6).
+    """Train (dashed) and test (solid) `metric` ("loss" or "acc") against epoch (He et al. 2015, Fig. 6);
+    one split alone is drawn solid. Each label has its own marker as well as its own colour.
 
     `histories`: a `History`, a list of Histories or of rows (epoch, train_loss, ..., optionally
     seed), or a dict {label: any of these}; `training.history_rows` output is grouped by model.
@@ -96,17 +97,18 @@ def plot_training_curves(
             else {None: rows}
         )
     colors = sns.color_palette(n_colors=max(len(histories), 1))
-    for color, (label, history) in zip(colors, histories.items()):
+    for k, (color, (label, history)) in enumerate(zip(colors, histories.items())):
         df = pd.DataFrame(_records(history))
         n_seeds = df["seed"].nunique() if "seed" in df else 1
-        for split, style in (("train", "--"), ("test", "-")):
+        marker = "osD^vPX*"[k % 8]  # close palette colours still differ by marker
+        for split, style in (("train", "--" if len(splits) > 1 else "-"), ("test", "-")):
             col = f"{split}_{metric}"
             if split not in splits or col not in df or df[col].isna().all():
                 continue
             stats = df.dropna(subset=[col]).groupby("epoch")[col].agg(["mean", "std", "min", "max"])
             name = " ".join(str(p) for p in (label, split) if p is not None)
             name += f" (mean of {n_seeds} seeds)" if n_seeds > 1 else ""
-            ax.plot(stats.index, stats["mean"], style, color=color, label=name)
+            ax.plot(stats.index, stats["mean"], style, color=color, marker=marker, ms=4, label=name)
             if n_seeds > 1:
                 lo, hi = (
                     (stats["min"], stats["max"])
