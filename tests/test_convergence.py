@@ -97,7 +97,7 @@ def test_power_law_recovers_a_known_exponent_and_leaves_unreached_runs_out():
     for f in fits:
         assert f["exponent"] == pytest.approx(0.7, abs=1e-9)
         assert (f["n_fit"], f["unreached"], f["n_below"]) == (4, 1, 4)
-        assert f["rho_below"] < 0  # below the threshold the made-up steps fall as the ratio grows
+        assert f["rank_below"] < 0  # below the threshold the made-up steps fall as the ratio grows
 
 
 def test_spearman_against_hand_computed_values():
@@ -139,7 +139,79 @@ def test_dose_response_is_deterministic_and_tags_depth_and_shortcut_scale():
     assert all(r["reached"] and r["loss"] <= 1.5 and r["top_eigenvalue"] > 0 for r in runs)
     assert {p["model"] for p in probes} == set(nets) and all(p["step"] % 5 == 0 for p in probes)
     fig = figures.dose_response(runs, convergence.power_law(runs, above=1.0), above=1.0, max_steps=200)
-    left, right = fig.axes[:2]
-    assert left.get_xscale() == left.get_yscale() == "log" and right.get_yscale() == "log"
+    (left,) = fig.axes
+    assert left.get_xscale() == left.get_yscale() == "log"
+    fig = figures.sharpness(runs, edge=convergence.stability_edge(0.05))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().texts]
+    assert fig.axes[0].get_yscale() == "log" and labels[-1].endswith("= 76: stability edge")
     fig = figures.trajectory(probes)
     assert len(fig.axes) == 3 and fig.axes[2].get_yscale() == "log"
+
+
+def test_trajectory_summary_can_keep_only_the_steps_every_model_of_a_seed_was_probed_at():
+    rows = [dict(model="short", seed=0, step=t, ratio=1.0, smoothness=1.0) for t in (0, 10)]
+    rows += [
+        dict(model="long", seed=0, step=t, ratio=r, smoothness=1.0)
+        for t, r in ((0, 0.9), (10, 0.8), (20, 0.1))
+    ]
+    every = {r["model"]: r for r in convergence.trajectory_summary(rows)}
+    common = {r["model"]: r for r in convergence.trajectory_summary(rows, common=True)}
+    assert (every["long"]["probes"], every["long"]["ratio"]) == (3, 0.8)
+    assert (common["long"]["probes"], common["long"]["ratio"]) == (2, pytest.approx(0.85))
+    assert common["short"]["probes"] == 2
+
+
+def test_the_stability_edge_of_heavy_ball_descent_on_a_quadratic():
+    # x_{t+1} = x_t - lr h x_t + m (x_t - x_{t-1}): bounded just below (2 + 2m) / lr, growing just above
+    lr, m = 0.05, 0.9
+    edge = convergence.stability_edge(lr, m)
+    assert edge == pytest.approx(76.0) and convergence.stability_edge(lr, 0.0) == pytest.approx(40.0)
+    for h, bounded in ((0.99 * edge, True), (1.01 * edge, False)):
+        prev = x = 1.0
+        for _ in range(2000):
+            x, prev = x - lr * h * x + m * (x - prev), x
+        assert (abs(x) < 1.0) == bounded
+
+
+def sweep_rows():
+    """Made-up runs of two depths, three shortcut scales and two seeds: the top eigenvalue and steps."""
+    top = {(4, 0.0): (50, 60), (4, 0.5): (30, 70), (4, 1.0): (10, 12), (8, 0.0): (90, 80), (8, 0.5): (95, 99)}
+    top[(8, 1.0)] = (9, 11)
+    steps = {0.0: 40, 0.5: 20, 1.0: 30}
+    return [
+        dict(
+            model=f"d{d} l{s}",
+            seed=k,
+            depth=d,
+            skip_scale=s,
+            reached=True,
+            steps=steps[s],
+            top_eigenvalue=v[k],
+        )
+        for (d, s), v in top.items()
+        for k in (0, 1)
+    ]
+
+
+def test_flatter_counts_depth_and_seed_pairs_where_a_scale_is_flatter_than_another():
+    runs = sweep_rows()
+    assert figures.flatter(runs, 1.0, 0.0) == (4, 4)
+    assert figures.flatter(runs, 0.5, 0.0) == (1, 4)  # only depth 4, seed 0: 30 < 50
+
+
+def test_by_depth_names_the_fastest_and_flattest_scale_and_those_above_the_edge():
+    table = figures.by_depth(sweep_rows(), edge=75.0)
+    assert list(table.index) == [4, 8]
+    assert list(table.loc[8]) == ["0.5", "1", "0, 0.5"]
+    assert list(table.loc[4]) == ["0.5", "1", "none"]
+
+
+def test_fit_extent_names_the_runs_a_power_law_rests_on():
+    runs = [
+        dict(seed=0, depth=d, skip_scale=s, grad_ratio=r, steps=t)
+        for d, s, r, t in ((8, 1.0, 2.0, 30), (8, 0.0, 3.0, 20), (16, 0.0, 9.0, 60), (32, 0.5, 20.0, 90))
+    ] + [dict(seed=0, depth=4, skip_scale=0.8, grad_ratio=1.5, steps=40)]
+    fits = convergence.power_law(runs, above=5.0)
+    line = figures.fit_extent(runs, fits, above=5.0)
+    assert line.startswith("fitted on 2-2 runs per seed, of depth 16-32 and λ in {0, 0.5}; ")
+    assert line.endswith("below ρ = 5 the rank correlation of ρ and steps is -1.00 ± 0.00 over 3-3 runs")

@@ -64,3 +64,46 @@ def test_at_init_builds_each_model_per_seed_on_that_seeds_batch():
     assert rows[1]["decrease"] == pytest.approx(want["decrease"]) and rows[1]["grad_sq"] == pytest.approx(
         want["grad_sq"]
     )
+
+
+def test_with_bn_in_training_mode_the_curvature_is_a_finite_difference_of_the_gradient_along_g():
+    # a smooth net (tanh) with BN: the Hessian-vector product must use the step's batch and BN mode
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8), torch.nn.Tanh(), torch.nn.Linear(8, 3)
+    ).double()
+    x, y = torch.randn(16, 6, dtype=torch.float64), torch.arange(16) % 3
+    [row] = descent.one_step_descent(model, x, y, [1e-3])
+    params = list(model.parameters())
+
+    def grad_at(t, g=None):
+        with torch.no_grad():
+            saved = [p.clone() for p in params]
+            for p, d in zip(params, g or [torch.zeros_like(p) for p in params]):
+                p.add_(t * d)
+        out = torch.autograd.grad(torch.nn.functional.cross_entropy(model.train()(x), y), params)
+        with torch.no_grad():
+            for p, s in zip(params, saved):
+                p.copy_(s)
+        return out
+
+    g = grad_at(0.0)
+    eps = 1e-5
+    hg = [(a - b) / (2 * eps) for a, b in zip(grad_at(eps, g), grad_at(-eps, g))]
+    g_sq = sum(float((d * d).sum()) for d in g)
+    assert row["grad_sq"] == pytest.approx(g_sq, rel=1e-9)
+    assert row["curvature"] == pytest.approx(
+        sum(float((d * h).sum()) for d, h in zip(g, hg)) / g_sq, rel=1e-5
+    )
+    kappa_eval = descent.one_step_descent(model, x, y, [1e-3], train=False)[0]["curvature"]  # running stats
+    assert abs(kappa_eval - row["curvature"]) > 1e-3 * abs(row["curvature"])
+
+
+def test_quadratic_check_counts_seeds_whose_best_step_is_near_one_over_kappa():
+    rows = [
+        dict(model="a", seed=0, curvature=2.0, best_lr=0.3),  # 1/kappa = 0.5: within 3x
+        dict(model="a", seed=1, curvature=2.0, best_lr=0.1),  # 5x below: outside
+        dict(model="b", seed=0, curvature=-1.0, best_lr=0.1),  # no best step at all
+    ]
+    line = descent.quadratic_check(rows, factor=3.0)
+    assert "a in 1 of 2 seeds (κ ≤ 0 in 0)" in line and "b in 0 of 1 seeds (κ ≤ 0 in 1)" in line

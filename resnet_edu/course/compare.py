@@ -42,12 +42,44 @@ def _run(h: History, targets: Sequence[float]) -> Record:
     return row
 
 
+def per_run(histories: Sequence[History], *, targets: Sequence[float] = (0.8,)) -> list[Record]:
+    """One row per run (model, seed): its last epoch, gap, epoch_s, images_per_s, and time_<t> and
+    epoch_<t>, the wall time and epoch at which its test accuracy first reached each target t (None:
+    not reached); rows for `stats.verdict`."""
+    return [_run(h, targets) for h in histories]
+
+
+def cost_line(histories: Sequence[History], macs: dict[str, float], a: str, b: str) -> str:
+    """How much more arithmetic one image costs `a` than `b` (`macs`: multiply-accumulates per image
+    per model), beside how many times fewer training images per second `a` processed (mean over seeds)."""
+    speed = {s["model"]: s["mean"] for s in seed_summary(per_run(histories, targets=()), "images_per_s")}
+    return (
+        f"{a} does {macs[a] / macs[b]:.0f}x the multiply-accumulates per image of {b} "
+        f"and trains on {speed[b] / speed[a]:.1f}x fewer images per second"
+    )
+
+
+def slow_starts(histories: Sequence[History], *, factor: float = 2.0) -> str:
+    """The runs whose first epoch took more than `factor` times their median epoch (a one-off start-up
+    cost that the cumulative times include), each with both durations; "none" when no run had one."""
+    slow = []
+    for h in histories:
+        t = [r["time"] for r in h.records]
+        each = [b - a for a, b in zip([0.0, *t], t)]
+        median = statistics.median(each)
+        if each[0] > factor * median:
+            slow.append(
+                f"{h.meta.get('model')} seed {h.meta.get('seed')} ({each[0]:.1f} s, median {median:.2f} s)"
+            )
+    return f"first epoch over {factor:g}x the run's median epoch: " + (", ".join(slow) or "none")
+
+
 def seed_table(histories: Sequence[History], *, targets: Sequence[float] = (0.85, 0.9)) -> pd.DataFrame:
     """Per model, mean ± sd over its seeds of the final test and train accuracy, the gap, the final
     training loss, the wall time, the seconds per epoch and the training images per second, and the
     range over seeds of the time to each target test accuracy ("not reached" when no seed got there).
     Train accuracy is the one `fit` records: the running mean over the last epoch's augmented batches."""
-    runs = [_run(h, targets) for h in histories]
+    runs = per_run(histories, targets=targets)
     out = table(runs, list(COLUMNS), names=COLUMNS, spec=SPECS)
     out.insert(
         0, "epochs", [len(next(h for h in histories if h.meta.get("model") == m).records) for m in out.index]

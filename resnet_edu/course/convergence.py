@@ -1,8 +1,9 @@
-"""Figures of lesson 07: gradient flow against the steps to a training loss, the first-order picture
-along the trajectory, the Jacobian spectra of deep linear stacks, and sharpness at matched loss.
+"""Figures and tables of lesson 07: gradient flow against the steps to a training loss, the
+first-order picture along the trajectory, the Jacobian spectra of deep linear stacks, and sharpness at
+matched loss (which shortcut scale is flattest, against the plain net and the stability edge).
 
-Each function takes the rows that `measure.convergence` or `measure.jacobians` returned and returns
-the Figure; the lesson saves it with `plots.save_figure`.
+Each figure function takes the rows that `measure.convergence` or `measure.jacobians` returned and
+returns the Figure; the lesson saves it with `plots.save_figure`.
 """
 
 from __future__ import annotations
@@ -16,29 +17,34 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..measure.convergence import matched_pairs
 from ..training.records import Record
 from . import plots
+from .stats import paired_margin, spread
 
 MARKERS = "osD^v<>p*h"
+COLOURS = ("#222222", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e")  # per lambda, smallest first
+
+
+def _colours(scales: Sequence[float]) -> dict[float, str]:
+    return {s: COLOURS[i % len(COLOURS)] for i, s in enumerate(sorted(scales))}
 
 
 def dose_response(runs: Sequence[Record], fits: Sequence[Record], *, above: float, max_steps: int) -> Figure:
-    """Left: steps to the target loss against the gradient ratio at initialisation, one point per run
+    """Steps to the target loss against the gradient ratio at initialisation, one point per run
     (colour: lambda, marker: depth; runs that never reached the target sit on the dashed line at
-    `max_steps`), and the power law of `fits` (mean exponent over seeds) drawn from `above` on.
-    Right: the Hessian's top eigenvalue where each run reached the target, against depth."""
+    `max_steps`), and the power law of `fits` (mean exponent over seeds) drawn from `above` on."""
     df = pd.DataFrame(list(runs))
-    scales = sorted(df.skip_scale.unique())
     depths = sorted(df.depth.unique())
-    colours = dict(zip(scales, plt.cm.viridis(np.linspace(0, 0.9, len(scales)))))
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 4.8), layout="constrained")
+    colours = _colours(df.skip_scale.unique())
+    fig, left = plt.subplots(figsize=(9, 4.8), layout="constrained")
     for (scale, depth), part in df.groupby(["skip_scale", "depth"]):
         steps = part.steps.astype(float).fillna(max_steps)
         marker = MARKERS[depths.index(depth) % len(MARKERS)]
         left.scatter(part.grad_ratio, steps, color=colours[scale], marker=marker, s=28)
     left.axhline(max_steps, color="grey", ls="--", lw=0.8)
     left.text(1.05, max_steps * 1.05, "not reached: plotted here", fontsize=8, color="grey")
-    handles = [Line2D([], [], ls="", marker="o", color=colours[s], label=f"λ={s:g}") for s in scales]
+    handles = [Line2D([], [], ls="", marker="o", color=c, label=f"λ={s:g}") for s, c in colours.items()]
     handles += [
         Line2D([], [], ls="", marker=MARKERS[i % len(MARKERS)], color="grey", label=f"depth {d}")
         for i, d in enumerate(depths)
@@ -62,19 +68,70 @@ def dose_response(runs: Sequence[Record], fits: Sequence[Record], *, above: floa
         title="Gradient flow at initialisation against the steps to train",
     )
     left.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # beside the axes
+    return fig
+
+
+def fit_extent(runs: Sequence[Record], fits: Sequence[Record], *, above: float) -> str:
+    """What a `measure.convergence.power_law` fit rests on: how many runs per seed, of which depths and
+    shortcut scales (where these move with the ratio, the fit cannot tell them apart), and the rank
+    correlation below `above`, over how many runs (a weak one is no proof of no relation)."""
+    fitted = [r for r in runs if r["grad_ratio"] >= above and r["steps"] is not None]
+    depths = sorted({r["depth"] for r in fitted})
+    scales = ", ".join(f"{s:g}" for s in sorted({r["skip_scale"] for r in fitted}))
+    n_fit, n_below = ([f[k] for f in fits] for k in ("n_fit", "n_below"))
+    rank = spread([f["rank_below"] for f in fits], ".2f")
+    return (
+        f"fitted on {min(n_fit)}-{max(n_fit)} runs per seed, of depth {depths[0]}-{depths[-1]} "
+        f"and λ in {{{scales}}}; below ρ = {above:g} the rank correlation of ρ and steps is {rank} "
+        f"over {min(n_below)}-{max(n_below)} runs"
+    )
+
+
+def sharpness(runs: Sequence[Record], *, edge: float | None = None) -> Figure:
+    """The Hessian's top eigenvalue where each run reached the target against depth, per lambda (mean
+    ± sd over seeds), and the stability edge of the training steps (`measure.convergence.stability_edge`)."""
+    df = pd.DataFrame(list(runs))
+    colours = _colours(df.skip_scale.unique())
+    fig, ax = plt.subplots(figsize=(7.5, 4.4), layout="constrained")
     reached = df[df.reached & df.top_eigenvalue.notna()]
     for scale, part in reached.groupby("skip_scale"):
         plots.mean_band(
-            right, part, "depth", "top_eigenvalue", log=True, color=colours[scale], label=f"λ={scale:g}"
+            ax, part, "depth", "top_eigenvalue", log=True, color=colours[scale], label=f"λ={scale:g}"
         )
-    right.set(
+    if edge is not None:
+        ax.axhline(edge, color="grey", ls="--", lw=1, label=f"(2 + 2β)/lr = {edge:.0f}: stability edge")
+    ax.set(
         yscale="log",
         xlabel="depth (blocks)",
         ylabel="Hessian top eigenvalue at the target loss (log)",
         title="Sharpness at matched training loss (mean ± sd over seeds)",
     )
-    right.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
+
+
+def flatter(runs: Sequence[Record], a: float, b: float = 0.0) -> tuple[int, int]:
+    """(k, n): over the depths where the nets with shortcut scales `a` and `b` reached the target in
+    every seed, in k of the n (depth, seed) pairs the `a` net has the smaller top eigenvalue there."""
+    margins = [paired_margin(runs, "top_eigenvalue", nb, na) for na, nb in matched_pairs(runs, a, b)]
+    return sum(m["wins"] for m in margins), sum(m["n"] for m in margins)
+
+
+def by_depth(runs: Sequence[Record], *, edge: float) -> pd.DataFrame:
+    """Per depth, over the runs that reached the target: the lambda with the fewest mean steps, the one
+    with the smallest mean top eigenvalue, and every lambda whose mean top eigenvalue lies above `edge`."""
+    df = pd.DataFrame([r for r in runs if r["reached"]])
+    mean = df.astype({"steps": float}).groupby(["depth", "skip_scale"])[["steps", "top_eigenvalue"]].mean()
+    out = {}
+    for depth, part in mean.groupby(level="depth"):
+        part = part.droplevel("depth")
+        above = ", ".join(f"{s:g}" for s in part.index[part.top_eigenvalue > edge]) or "none"
+        out[depth] = {
+            "fewest steps: λ": f"{part.steps.idxmin():g}",
+            "flattest: λ": f"{part.top_eigenvalue.idxmin():g}",
+            f"λ above {edge:.0f}": above,
+        }
+    return pd.DataFrame(out).T.rename_axis("depth")
 
 
 def trajectory(probes: Sequence[Record], *, tolerance: float = 0.1, target: float | None = None) -> Figure:

@@ -9,7 +9,9 @@ of a sweep (depth, shortcut scale lambda): the ratio ||dE/dx_0|| / ||dE/dx_L|| a
 eigenvalue, so that sharpness is compared at *matched loss* rather than after equal epochs.
 `power_law` fits steps ~ ratio^k per seed. `probe_step` follows the trajectory: at the current
 weights, one plain step of size eta against eta ||g||^2, and how much the gradient turns across it,
-||g(theta - eta g) - g(theta)|| / (eta ||g||), the effective smoothness of Santurkar et al. 2018.
+||g(theta - eta g) - g(theta)|| / (eta ||g||), a one-step version of the effective smoothness of
+Santurkar et al. 2018. `stability_edge` is the top Hessian eigenvalue above which full-batch descent
+with momentum cannot be stable on a quadratic (Cohen et al. 2021: training hovers near it).
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ from ..training.records import Record
 from ..training.seeded import Builders, over_seeds
 from .gradients import LossFn, activation_grad_norms
 from .hessian import hessian_top_eigenvalue
+
+MOMENTUM = 0.9  # heavy-ball momentum of `train_to_loss`
+
+
+def stability_edge(lr: float, momentum: float = MOMENTUM) -> float:
+    """(2 + 2 momentum) / lr: on a quadratic, full-batch heavy-ball descent diverges along every Hessian
+    eigenvalue above this (2 / lr without momentum); Cohen et al. 2021 find the top eigenvalue of
+    full-batch training rising to it and hovering there, the "edge of stability"."""
+    return (2 + 2 * momentum) / lr
 
 
 def probe_step(
@@ -70,7 +81,7 @@ def train_to_loss(
     *,
     target: float,
     lr: float,
-    momentum: float = 0.9,
+    momentum: float = MOMENTUM,
     max_steps: int = 300,
     probe_every: int = 0,
     loss_fn: LossFn = F.cross_entropy,
@@ -166,13 +177,22 @@ def dose_response(
     return runs, probes
 
 
-def trajectory_summary(probes: Sequence[Record], *, tolerance: float = 0.1) -> list[Record]:
+def trajectory_summary(
+    probes: Sequence[Record], *, tolerance: float = 0.1, common: bool = False
+) -> list[Record]:
     """Per model and seed, over its `probe_step` rows: the median of ratio (measured / first-order
     decrease) and of smoothness, and `held`, the fraction of probes whose ratio lies within `tolerance`
-    of 1. Medians, because one probe at a loss spike should not decide a run."""
+    of 1. Medians, because one probe at a loss spike should not decide a run. `common`: only the steps
+    at which every model of that seed was probed, so that the runs are compared over the same stretch
+    of training (a run stops probing when it reaches its target)."""
+    steps: dict = {}
+    for r in probes if common else ():
+        steps.setdefault(r["seed"], {}).setdefault(r["model"], set()).add(r["step"])
+    shared = {seed: set.intersection(*by_model.values()) for seed, by_model in steps.items()}
     out = []
     for key in dict.fromkeys((r["model"], r["seed"]) for r in probes):
         mine = [r for r in probes if (r["model"], r["seed"]) == key]
+        mine = [r for r in mine if r["step"] in shared[key[1]]] if common else mine
         ratios = torch.tensor([r["ratio"] for r in mine], dtype=torch.float64)
         smooth = torch.tensor([r["smoothness"] for r in mine], dtype=torch.float64)
         out.append(
@@ -196,7 +216,7 @@ def power_law(
     hold). Runs that never reached the target rank last in y and are left out of the fit.
 
     Rows: seed, exponent (k; nan with fewer than 2 points), n_fit, unreached (runs above `above` that
-    never reached the target), rho_below (nan with fewer than 3 runs), n_below.
+    never reached the target), rank_below (Spearman's; nan with fewer than 3 runs), n_below.
     """
     out = []
     for seed in sorted({r["seed"] for r in rows}):
@@ -215,7 +235,7 @@ def power_law(
                 exponent=k,
                 n_fit=len(fit),
                 unreached=sum(r[x] >= above and r[y] is None for r in mine),
-                rho_below=spearman(
+                rank_below=spearman(
                     [r[x] for r in below], [math.inf if r[y] is None else r[y] for r in below]
                 ),
                 n_below=len(below),

@@ -11,7 +11,9 @@ set by the curvature along the gradient kappa = g^T H g / ||g||^2 (lesson 05's H
 one direction), cancels half of the first at eta = 1 / kappa and all of it at eta = 2 / kappa. So the
 first-order prediction holds for eta << 1 / kappa, the best step of the quadratic model is eta = 1 /
 kappa, gaining ||g||^2 / (2 kappa), and beyond 2 / kappa the step raises the loss. On a quadratic
-loss the two-term formula is exact.
+loss the two-term formula is exact. H is taken on the step's own batch with BN in the same (training)
+mode, so on a smooth loss the two agree; a ReLU net's loss along g is smooth only between the points
+where some unit switches on or off, which the Hessian at theta cannot see (`quadratic_check`).
 """
 
 from __future__ import annotations
@@ -116,6 +118,21 @@ def descent_summary(rows: Sequence[Record], *, tolerance: float = 0.1) -> list[R
             )
         )
     return out
+
+
+def quadratic_check(summary: Sequence[Record], *, factor: float = 3.0) -> str:
+    """Does the quadratic model find the best step? Per model, over `descent_summary` rows: in how many
+    seeds its best step 1 / kappa lies within `factor` of the measured best step of the grid, and in how
+    many kappa <= 0 (the quadratic model then has no best step and promises at least eta ||g||^2)."""
+    parts = []
+    for model in dict.fromkeys(r["model"] for r in summary):
+        mine = [r for r in summary if r["model"] == model]
+        near = sum(1 / factor <= r["best_lr"] * r["curvature"] <= factor for r in mine)
+        flat = sum(r["curvature"] <= 0 for r in mine)
+        parts.append(f"{model} in {near} of {len(mine)} seeds (κ ≤ 0 in {flat})")
+    return f"the quadratic model's best step 1/κ lies within {factor:g}x of the measured best: " + ", ".join(
+        parts
+    )
 
 
 def at_init(
