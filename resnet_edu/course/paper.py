@@ -84,12 +84,6 @@ AIRBENCH94_ACC, AIRBENCH94_S = 94.01, 3.83
 SHORTCUT_OPTION_TOP1 = {"A": 25.03, "B": 24.52, "C": 24.19}
 SHORTCUT_OPTION_SOURCE = "He et al. 2015, Table 3"
 
-# He et al. 2015, Table 2: ImageNet top-1 error (%, 10-crop) of the plain nets and ResNets (option A) of
-# Fig. 4. At 18 layers the two are about as accurate (Sec. 4.1: the ResNet converges faster); at 34 the
-# plain net degrades and the ResNet gains.
-TABLE2_TOP1 = {"plain-18": 27.94, "ResNet-18": 27.88, "plain-34": 28.54, "ResNet-34": 25.03}
-TABLE2_SOURCE = "He et al. 2015, Table 2"
-
 # Yang et al. 2019, "A Mean Field Theory of Batch Normalization": in a wide plain ReLU net with BN in every
 # layer the squared gradient norm grows by pi / (pi - 1) per layer toward the input at initialisation
 # (large-batch limit), so the norm by this factor per layer.
