@@ -107,3 +107,13 @@ def test_quadratic_check_counts_seeds_whose_best_step_is_near_one_over_kappa():
     ]
     line = descent.quadratic_check(rows, factor=3.0)
     assert "a in 1 of 2 seeds (κ ≤ 0 in 0)" in line and "b in 0 of 1 seeds (κ ≤ 0 in 1)" in line
+
+
+def test_quadratic_check_does_not_count_a_best_step_at_the_grid_s_edge():
+    rows = [
+        dict(model="a", seed=0, curvature=0.5, best_lr=1.0),  # 1/kappa = 2 is within 3x, but 1.0 is the edge
+        dict(model="a", seed=1, curvature=2.0, best_lr=0.3),  # within 3x, inside the grid
+    ]
+    line = descent.quadratic_check(rows, factor=3.0, largest=1.0)
+    assert "a in 1 of 2 seeds (κ ≤ 0 in 0; best at the largest step, not counted, in 1)" in line
+    assert "a in 2 of 2 seeds" in descent.quadratic_check(rows, factor=3.0)  # without the edge: both count

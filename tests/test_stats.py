@@ -83,6 +83,17 @@ def test_table_prints_mean_and_sd_per_model():
     assert t.loc["a", "test accuracy"] == "0.885 ± 0.035"
 
 
+def test_table_says_one_run_instead_of_a_zero_spread():
+    rows = [
+        dict(model="a", seed=0, loss=2.0),
+        dict(model="a", seed=1, loss=None),
+        dict(model="b", seed=0, loss=1.0),
+    ]
+    rows.append(dict(model="b", seed=1, loss=3.0))
+    t = stats.table(rows, ["loss"], spec=".1f")  # a's second run has no value (it diverged, say)
+    assert t.loc["a", "loss"] == "2.0 (1 run)" and t.loc["b", "loss"] == "2.0 ± 1.4"
+
+
 def test_leaders_counts_the_seeds_each_model_leads():
     rows = [
         dict(model=m, seed=s, v=v)

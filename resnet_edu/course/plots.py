@@ -219,19 +219,19 @@ def plot_error_bars(
 
     `errors`: {source: {model: error %}} or {source: rows}; rows (`training.history_rows`, a stored
     run's "records") give 100 (1 - `metric`) at each run's last epoch, averaged over a model's seeds. The
-    first source (the reference, e.g. the paper) is grey. Bars start at 0, so their lengths compare honestly.
+    first source (the reference, e.g. the paper) is grey. Bars start at 0, so their lengths compare honestly;
+    sources given as rows also get one dot per run, so the spread over seeds shows.
     """
     ax = axes(ax)
     table: dict[str, dict[str, float]] = {}
+    seeds: dict[str, dict[str, list[float]]] = {}  # each run's error, where rows give them
     for source, values in errors.items():
-        if not isinstance(
-            values, dict
-        ):  # each run's last row (rows come in epoch order), then the seeds' mean
+        if not isinstance(values, dict):  # each run's last row (rows come in epoch order), then the mean
             last = {(r["model"], r.get("seed")): r for r in values if r.get(metric) is not None}
             per_model: dict[str, list[float]] = {}
             for (m, _), r in last.items():
-                per_model.setdefault(m, []).append(100 * (1 - r[metric]))
-            values = {m: float(np.mean(v)) for m, v in per_model.items()}
+                per_model.setdefault(str(m), []).append(100 * (1 - r[metric]))
+            values, seeds[source] = {m: float(np.mean(v)) for m, v in per_model.items()}, per_model
         table[source] = {str(m): float(v) for m, v in values.items()}
     models = list(dict.fromkeys(m for values in table.values() for m in values))
     height = 0.8 / max(len(table), 1)
@@ -242,7 +242,11 @@ def plot_error_bars(
         bars = ax.barh(ys, widths, height=height, color=color, label=source)
         labels = ["" if np.isnan(w) else f"{w:.2f}" for w in widths]
         ax.bar_label(bars, labels=labels, padding=3, fontsize="small")
-    top = max((v for values in table.values() for v in values.values()), default=1.0)
+        for y, m in zip(ys, models):  # one dot per seed: the spread the mean hides
+            runs = seeds.get(source, {}).get(m, [])
+            ax.plot(runs, [y] * len(runs), "o", color="k", mec="w", ms=4, zorder=3)
+    runs = [v for per in seeds.values() for vs in per.values() for v in vs]
+    top = max([v for values in table.values() for v in values.values()] + runs or [1.0])
     ax.set(yticks=np.arange(len(models)), yticklabels=models, xlabel=xlabel, xlim=(0, 1.15 * top))
     ax.invert_yaxis()  # the first model on top
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize="small")  # below: bars fill the axes

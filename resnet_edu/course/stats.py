@@ -94,7 +94,7 @@ def table(
     beside: dict[str, dict] | None = None,
 ) -> pd.DataFrame:
     """One row per `by` group (a column or a tuple of columns) and one column per key: "mean ± sd" over
-    seeds at each run's last row.
+    seeds at each run's last row ("value (1 run)" where only one run has a value).
 
     `names` renames the columns ({key: heading}); `spec` formats the numbers (e.g. ".3g", or one per
     key: {key: spec}); `beside` adds columns of other numbers ({heading: {group: value}}), such as a
@@ -104,7 +104,10 @@ def table(
     group = (lambda s: tuple(s[k] for k in by)) if isinstance(by, tuple) else (lambda s: s[by])
     for key in keys:
         f = spec.get(key, ".3f") if isinstance(spec, dict) else spec
-        cells = {group(s): f"{s['mean']:{f}} ± {s['sd']:{f}}" for s in seed_summary(rows, key, by=by)}
+        cells = {
+            group(s): f"{s['mean']:{f}} ± {s['sd']:{f}}" if s["seeds"] > 1 else f"{s['mean']:{f}} (1 run)"
+            for s in seed_summary(rows, key, by=by)
+        }  # one run has no spread: say so rather than print ± 0
         columns[(names or {}).get(key, key)] = cells
     out = pd.DataFrame(columns)
     if isinstance(by, tuple):

@@ -120,16 +120,21 @@ def descent_summary(rows: Sequence[Record], *, tolerance: float = 0.1) -> list[R
     return out
 
 
-def quadratic_check(summary: Sequence[Record], *, factor: float = 3.0) -> str:
+def quadratic_check(summary: Sequence[Record], *, factor: float = 3.0, largest: float | None = None) -> str:
     """Does the quadratic model find the best step? Per model, over `descent_summary` rows: in how many
     seeds its best step 1 / kappa lies within `factor` of the measured best step of the grid, and in how
-    many kappa <= 0 (the quadratic model then has no best step and promises at least eta ||g||^2)."""
+    many kappa <= 0 (the quadratic model then has no best step and promises at least eta ||g||^2).
+    `largest`: the grid's largest step; a best step there is only a lower bound and is not counted."""
     parts = []
     for model in dict.fromkeys(r["model"] for r in summary):
         mine = [r for r in summary if r["model"] == model]
-        near = sum(1 / factor <= r["best_lr"] * r["curvature"] <= factor for r in mine)
+        edge = [largest is not None and r["best_lr"] >= largest for r in mine]
+        near = sum(
+            1 / factor <= r["best_lr"] * r["curvature"] <= factor and not e for r, e in zip(mine, edge)
+        )
         flat = sum(r["curvature"] <= 0 for r in mine)
-        parts.append(f"{model} in {near} of {len(mine)} seeds (κ ≤ 0 in {flat})")
+        at_edge = f"; best at the largest step, not counted, in {sum(edge)}" if any(edge) else ""
+        parts.append(f"{model} in {near} of {len(mine)} seeds (κ ≤ 0 in {flat}{at_edge})")
     return f"the quadratic model's best step 1/κ lies within {factor:g}x of the measured best: " + ", ".join(
         parts
     )
