@@ -18,6 +18,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+MARKERS = "osD^vPX*"  # one per line, cycled: the palette has colours too close to tell apart alone
+
 
 def set_style() -> None:
     """The course's one look: seaborn "whitegrid", "notebook" context, colour-blind palette."""
@@ -49,7 +51,7 @@ def plot_gradient_norms(
     ax = axes(ax)
     df, hue = _frame(records, hue)
     names = df[hue].unique()  # a marker per line too: some palette colours are close
-    markers = {name: "osD^vPX*"[k % 8] for k, name in enumerate(names)}
+    markers = {name: MARKERS[k % len(MARKERS)] for k, name in enumerate(names)}
     sns.lineplot(data=df, x=x, y=y, hue=hue, style=hue, markers=markers, dashes=False, errorbar="sd", ax=ax)
     if log:
         ax.set_yscale("log")
@@ -100,7 +102,7 @@ def plot_training_curves(
     for k, (color, (label, history)) in enumerate(zip(colors, histories.items())):
         df = pd.DataFrame(_records(history))
         n_seeds = df["seed"].nunique() if "seed" in df else 1
-        marker = "osD^vPX*"[k % 8]  # close palette colours still differ by marker
+        marker = MARKERS[k % len(MARKERS)]  # close palette colours still differ by marker
         for split, style in (("train", "--" if len(splits) > 1 else "-"), ("test", "-")):
             col = f"{split}_{metric}"
             if split not in splits or col not in df or df[col].isna().all():
